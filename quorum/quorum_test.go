@@ -120,4 +120,3 @@ func TestParsePolicy(t *testing.T) {
 		t.Errorf("bad policy: %+v", v)
 	}
 }
-
