@@ -163,8 +163,9 @@ type Mux struct {
 	ln     net.Listener
 	key    []byte
 	log    *slog.Logger
-	raft   *chanListener
+	raft   chan net.Conn // authenticated Raft connections, read by the current raft layer
 	rpc    *chanListener
+	closed chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -176,8 +177,8 @@ func Listen(addr string, key []byte, log *slog.Logger) (*Mux, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Mux{ln: ln, key: key, log: log, cancel: cancel,
-		raft: newChanListener(ln.Addr()), rpc: newChanListener(ln.Addr())}
+	m := &Mux{ln: ln, key: key, log: log, cancel: cancel, closed: make(chan struct{}),
+		raft: make(chan net.Conn), rpc: newChanListener(ln.Addr(), make(chan net.Conn), nil)}
 	m.wg.Add(1)
 	go m.acceptLoop(ctx)
 	return m, nil
@@ -207,11 +208,16 @@ func (m *Mux) acceptLoop(ctx context.Context) {
 				conn.Close()
 				return
 			}
-			l := m.rpc
+			target := m.rpc.conns
 			if ch == ChannelRaft {
-				l = m.raft
+				target = m.raft
 			}
-			if !l.deliver(ctx, conn) {
+			select {
+			case target <- conn:
+			case <-ctx.Done():
+				conn.Close()
+			case <-time.After(handshakeTimeout):
+				// Nobody accepts this channel now (Raft is restarting): the dialer retries.
 				conn.Close()
 			}
 		}()
@@ -223,7 +229,7 @@ func (m *Mux) acceptLoop(ctx context.Context) {
 func (m *Mux) Close() error {
 	m.cancel()
 	err := m.ln.Close()
-	m.raft.Close()
+	close(m.closed)
 	m.rpc.Close()
 	m.wg.Wait()
 	return err
@@ -232,8 +238,11 @@ func (m *Mux) Close() error {
 // RPCListener returns the listener that yields authenticated RPC connections.
 func (m *Mux) RPCListener() net.Listener { return m.rpc }
 
-// RaftLayer returns a raft.StreamLayer whose connections are authenticated with the cluster key.
-func (m *Mux) RaftLayer() raft.StreamLayer { return &raftLayer{chanListener: m.raft, key: m.key} }
+// RaftLayer returns a new raft.StreamLayer whose connections are authenticated with the cluster key. Raft
+// closes its layer on Shutdown, so each Raft instance (a restart after recovery makes a new one) needs its own.
+func (m *Mux) RaftLayer() raft.StreamLayer {
+	return &raftLayer{chanListener: newChanListener(m.ln.Addr(), m.raft, m.closed), key: m.key}
+}
 
 type raftLayer struct {
 	*chanListener
@@ -247,26 +256,17 @@ func (r *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Co
 }
 
 // chanListener is a net.Listener fed by the mux.
+// chanListener is a net.Listener fed by the mux; it ends when it or its parent closes.
 type chanListener struct {
 	addr   net.Addr
 	conns  chan net.Conn
+	parent chan struct{} // nil: no parent
 	closed chan struct{}
 	once   sync.Once
 }
 
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *chanListener) deliver(ctx context.Context, c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.closed:
-		return false
-	case <-ctx.Done():
-		return false
-	}
+func newChanListener(addr net.Addr, conns chan net.Conn, parent chan struct{}) *chanListener {
+	return &chanListener{addr: addr, conns: conns, parent: parent, closed: make(chan struct{})}
 }
 
 func (l *chanListener) Accept() (net.Conn, error) {
@@ -274,6 +274,8 @@ func (l *chanListener) Accept() (net.Conn, error) {
 	case c := <-l.conns:
 		return c, nil
 	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-l.parent:
 		return nil, net.ErrClosed
 	}
 }
