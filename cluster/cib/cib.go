@@ -27,6 +27,21 @@ type CIB struct {
 	Locations   []Location        `json:"locations,omitempty"`
 	Colocations []Colocation      `json:"colocations,omitempty"`
 	Orders      []Order           `json:"orders,omitempty"`
+	// Display keeps what crmsh shows but the typed fields do not carry: set ids and attribute order.
+	// It is optional; Show falls back to defaults and sorted keys.
+	Display Display `json:"display,omitzero"`
+}
+
+// Display holds the presentation details of the cluster-wide attribute sets: their ids (crmsh's
+// "property cib-bootstrap-options:") and the order in which their keys were written. Keys listed here
+// that are absent from the maps are ignored; keys missing from the lists are shown after them, sorted.
+type Display struct {
+	PropertySetID    string   `json:"property_set_id,omitempty"`     // default cib-bootstrap-options
+	RscDefaultsSetID string   `json:"rsc_defaults_set_id,omitempty"` // default rsc-options
+	OpDefaultsSetID  string   `json:"op_defaults_set_id,omitempty"`  // default op-options
+	PropertyOrder    []string `json:"property_order,omitempty"`
+	RscDefaultsOrder []string `json:"rsc_defaults_order,omitempty"`
+	OpDefaultsOrder  []string `json:"op_defaults_order,omitempty"`
 }
 
 // Change records who made the last change, for crm_mon's "Last change:" line.
@@ -43,6 +58,9 @@ type Node struct {
 	Name       string            `json:"name"`
 	Witness    bool              `json:"witness,omitempty"` // a Raft voter that runs no resources
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// AttrOrder is the order in which Attributes were written, for show (optional).
+	AttrOrder   []string `json:"attr_order,omitempty"`
+	Description string   `json:"description,omitempty"`
 }
 
 // Standby reports whether the node's standby attribute is on.
@@ -58,6 +76,9 @@ type Primitive struct {
 	Params      map[string]string `json:"params,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
 	Ops         []Op              `json:"ops,omitempty"`
+	// ParamOrder and MetaOrder keep the order in which Params and Meta were written, for show (optional).
+	ParamOrder []string `json:"param_order,omitempty"`
+	MetaOrder  []string `json:"meta_order,omitempty"`
 }
 
 // Agent returns the full agent name, e.g. ocf:heartbeat:IPaddr2 or lsb:haproxy.
@@ -75,6 +96,16 @@ type Op struct {
 	Timeout  time.Duration     `json:"timeout,omitempty"` // 0 = op_defaults or 20s
 	OnFail   string            `json:"on_fail,omitempty"`
 	Attrs    map[string]string `json:"attrs,omitempty"` // everything else, kept for show
+	// Text keeps the attributes as written (name, value pairs in order, e.g. interval=60s timeout=100s),
+	// so show prints 60s rather than 1m0s. Show uses an entry only while it still agrees with the typed
+	// fields above; optional.
+	Text []NV `json:"text,omitempty"`
+}
+
+// NV is one name=value pair as written.
+type NV struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Group orders and colocates its members: they start in order, stop in reverse, and run on one node.
@@ -84,6 +115,8 @@ type Group struct {
 	Description string            `json:"description,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
+	MetaOrder   []string          `json:"meta_order,omitempty"`  // display order of Meta (optional)
+	ParamOrder  []string          `json:"param_order,omitempty"` // display order of Params (optional)
 }
 
 // Clone runs one instance of Child (a primitive or a group) per node, up to clone-max.
@@ -93,6 +126,8 @@ type Clone struct {
 	Description string            `json:"description,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
+	MetaOrder   []string          `json:"meta_order,omitempty"`  // display order of Meta (optional)
+	ParamOrder  []string          `json:"param_order,omitempty"` // display order of Params (optional)
 }
 
 // Location scores a resource on a node: location ID RSC SCORE: NODE. Rule-based locations keep the rule text.
@@ -105,6 +140,8 @@ type Location struct {
 	Rule  string `json:"rule,omitempty"` // the rule expression, when the constraint is rule-based
 	// Expires, when set, ends the constraint (crm resource move/ban with a lifetime).
 	Expires time.Time `json:"expires,omitzero"`
+	// Discovery is resource-discovery (always, never, exclusive); empty means always.
+	Discovery string `json:"discovery,omitempty"`
 }
 
 // Colocation places Rsc relative to WithRsc: INFINITY = same node, -INFINITY = never the same node.
@@ -126,7 +163,24 @@ type Order struct {
 	Then        string `json:"then"`
 	ThenAction  string `json:"then_action,omitempty"` // default: FirstAction
 	Symmetrical *bool  `json:"symmetrical,omitempty"` // nil = true
+	// Score, when set, was written instead of Kind (order o inf: a b); pacemaker treats a score above 0 as
+	// Mandatory and 0 as Optional.
+	Score *Score `json:"score,omitempty"`
 }
+
+// EffectiveKind returns Mandatory, Optional or Serialize, resolving Score and the default (Mandatory).
+func (o Order) EffectiveKind() string {
+	switch {
+	case o.Kind != "":
+		return o.Kind
+	case o.Score != nil && *o.Score <= 0:
+		return "Optional"
+	}
+	return "Mandatory"
+}
+
+// IsSymmetrical reports whether stopping happens in the reverse order too (the default).
+func (o Order) IsSymmetrical() bool { return o.Symmetrical == nil || *o.Symmetrical }
 
 // Node returns the named node.
 func (c *CIB) Node(name string) (Node, bool) {
