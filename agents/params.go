@@ -77,19 +77,19 @@ func paramNames(md *Metadata) []string {
 	return out
 }
 
-// ErrorResult turns err into a Result: a *ParamError (anywhere in the chain) gives ErrConfigured, an
-// *RCError its code, anything else rc. Reason is the error's text.
+// ErrorResult turns err into a Result: an *RCError (anywhere in the chain) gives its code, else a
+// *ParamError gives ErrConfigured, anything else rc. Reason is the error's text.
 func ErrorResult(err error, rc RC) Result {
 	if err == nil {
 		return Result{RC: Success}
 	}
-	var pe *ParamError
-	if errors.As(err, &pe) {
-		return Result{RC: ErrConfigured, Reason: err.Error()}
-	}
 	var re *RCError
 	if errors.As(err, &re) {
 		return Result{RC: re.RC, Reason: err.Error()}
+	}
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		return Result{RC: ErrConfigured, Reason: err.Error()}
 	}
 	return Result{RC: rc, Reason: err.Error()}
 }
