@@ -76,8 +76,10 @@ func TestStartGolden(t *testing.T) {
 			want:    "eth0 10.250.0.1/24 10.250.0.100/24 fd00::1/64\neth1 192.168.7.1/24\n",
 		},
 		{
-			name:    "already there: nothing to do",
-			setup:   func(f *fakeKernel) { f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")}) },
+			name: "already there: nothing to do",
+			setup: func(f *fakeKernel) {
+				f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")})
+			},
 			params:  []string{"ip", "10.250.0.100"},
 			wantOps: "",
 			want:    "eth0 10.250.0.1/24 10.250.0.100/24 fd00::1/64\neth1 192.168.7.1/24\n",
@@ -89,8 +91,10 @@ func TestStartGolden(t *testing.T) {
 			want:    "eth0 10.250.0.1/24 fd00::1/64 fd00::100/64\neth1 192.168.7.1/24\n",
 		},
 		{
-			name:    "ipv6 address that failed dad is replaced",
-			setup:   func(f *fakeKernel) { f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("fd00::100/64"), DADFailed: true}) },
+			name: "ipv6 address that failed dad is replaced",
+			setup: func(f *fakeKernel) {
+				f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("fd00::100/64"), DADFailed: true})
+			},
 			params:  []string{"ip", "fd00::100"},
 			wantOps: "ip addr del fd00::100/64 dev eth0\nip addr replace fd00::100/64 dev eth0",
 			want:    "eth0 10.250.0.1/24 fd00::1/64 fd00::100/64\neth1 192.168.7.1/24\n",
@@ -211,15 +215,21 @@ func TestMonitor(t *testing.T) {
 		reason string
 	}{
 		{"absent", nil, []string{"ip", "10.250.0.100"}, agents.NotRunning, ""},
-		{"present", func(f *fakeKernel) { f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")}) }, []string{"ip", "10.250.0.100"}, agents.Success, ""},
-		{"on another nic than asked", func(f *fakeKernel) { f.addrs = append(f.addrs, Addr{Link: "eth1", Prefix: netip.MustParsePrefix("10.250.0.100/24")}) }, []string{"ip", "10.250.0.100", "nic", "eth0"}, agents.NotRunning, ""},
+		{"present", func(f *fakeKernel) {
+			f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")})
+		}, []string{"ip", "10.250.0.100"}, agents.Success, ""},
+		{"on another nic than asked", func(f *fakeKernel) {
+			f.addrs = append(f.addrs, Addr{Link: "eth1", Prefix: netip.MustParsePrefix("10.250.0.100/24")})
+		}, []string{"ip", "10.250.0.100", "nic", "eth0"}, agents.NotRunning, ""},
 		{"link down", func(f *fakeKernel) {
 			f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")})
 			l := f.links["eth0"]
 			l.Up = false
 			f.links["eth0"] = l
 		}, []string{"ip", "10.250.0.100"}, agents.ErrGeneric, "interface eth0 is down"},
-		{"dad failed", func(f *fakeKernel) { f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("fd00::9/64"), DADFailed: true}) }, []string{"ip", "fd00::9"}, agents.ErrGeneric, "duplicate address detected"},
+		{"dad failed", func(f *fakeKernel) {
+			f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("fd00::9/64"), DADFailed: true})
+		}, []string{"ip", "fd00::9"}, agents.ErrGeneric, "duplicate address detected"},
 		{"bad params", nil, []string{"ip", "nope"}, agents.ErrConfigured, "parameter ip"},
 	}
 	for _, tt := range tests {
@@ -313,7 +323,9 @@ func TestReassertOnTicker(t *testing.T) {
 func TestAdoptOnProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeKernel()
-		f.set(func(f *fakeKernel) { f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")}) })
+		f.set(func(f *fakeKernel) {
+			f.addrs = append(f.addrs, Addr{Link: "eth0", Prefix: netip.MustParsePrefix("10.250.0.100/24")})
+		})
 		a := New(Options{Kernel: f, Watcher: f, RefreshInterval: -1})
 		defer a.Close()
 		if res := a.Monitor(context.Background(), req("vip", "ip", "10.250.0.100")); res.RC != agents.Success {
