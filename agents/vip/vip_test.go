@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,7 +17,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if ip := os.Getenv("DUET_VIP_HELPER"); ip != "" {
+		os.Exit(vipHelper(ip))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func req(rsc string, kv ...string) agents.Request {
 	p := map[string]string{}
