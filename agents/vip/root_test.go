@@ -334,4 +334,3 @@ func vipHelper(ip string) int {
 	fmt.Printf("stopped %s%s\n", res.RC, res.Reason)
 	return 0
 }
-
