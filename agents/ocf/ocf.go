@@ -58,10 +58,14 @@ func New(name agents.Name, path string, o Options) *Agent {
 }
 
 // Start runs the start action.
-func (a *Agent) Start(ctx context.Context, r agents.Request) agents.Result { return a.Run(ctx, "start", r) }
+func (a *Agent) Start(ctx context.Context, r agents.Request) agents.Result {
+	return a.Run(ctx, "start", r)
+}
 
 // Stop runs the stop action.
-func (a *Agent) Stop(ctx context.Context, r agents.Request) agents.Result { return a.Run(ctx, "stop", r) }
+func (a *Agent) Stop(ctx context.Context, r agents.Request) agents.Result {
+	return a.Run(ctx, "stop", r)
+}
 
 // Monitor runs the monitor action (a probe when r.Interval is 0).
 func (a *Agent) Monitor(ctx context.Context, r agents.Request) agents.Result {
