@@ -82,16 +82,16 @@ const (
 
 // Verdict is the decision with its reasons, for crm_mon and the logs.
 type Verdict struct {
-	Quorate  bool
-	Votes    int // votes of alive members
-	Expected int // votes of all configured members
-	Quorum   int // votes needed
-	Flags    []string
+	Quorate  bool     `json:"quorate"`
+	Votes    int      `json:"votes"`    // votes of alive members
+	Expected int      `json:"expected"` // votes of all configured members
+	Quorum   int      `json:"quorum"`   // votes needed
+	Flags    []string `json:"flags,omitempty"`
 	// Policy is the effective no-quorum-policy (fence without stonith, or a partition that never had quorum,
 	// falls back to stop, as pacemaker does).
-	Policy Policy
-	Action Action
-	Reason string
+	Policy Policy `json:"policy"`
+	Action Action `json:"action"`
+	Reason string `json:"reason"`
 }
 
 // Decide computes the verdict. It never fails: a configuration error is reported in Reason and resolved

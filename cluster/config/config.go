@@ -26,7 +26,7 @@ const (
 	DefaultRaftPort      = 7947
 	DefaultProbeInterval = 50 * time.Millisecond
 	DefaultSuspicionMult = 2
-	DefaultRaftHeartbeat = 100 * time.Millisecond
+	DefaultRaftHeartbeat = 250 * time.Millisecond
 )
 
 // Peer is another node of the cluster.

@@ -98,11 +98,12 @@ type Config struct {
 
 // Membership owns a memberlist instance.
 type Membership struct {
-	ml     *memberlist.Memberlist
-	events chan Event
-	cfg    Config
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ml       *memberlist.Memberlist
+	events   chan Event
+	announce chan struct{}
+	cfg      Config
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // Start creates the memberlist and begins joining peers (addresses host:port) in the background until one
@@ -122,7 +123,7 @@ func Start(cfg Config, peers []string) (*Membership, error) {
 	mc.PushPullInterval = 15 * time.Second
 	mc.TCPTimeout = 2 * time.Second
 	mc.LogOutput = &slogWriter{log: cfg.Log}
-	m := &Membership{events: make(chan Event, 1024), cfg: cfg}
+	m := &Membership{events: make(chan Event, 1024), announce: make(chan struct{}, 1), cfg: cfg}
 	mc.Delegate = &delegate{meta: cfg.Meta, log: cfg.Log}
 	mc.Events = &eventDelegate{m: m}
 	ml, err := memberlist.Create(mc)
@@ -132,8 +133,9 @@ func Start(cfg Config, peers []string) (*Membership, error) {
 	m.ml = ml
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.joinLoop(ctx, peers)
+	go m.announceLoop(ctx)
 	return m, nil
 }
 
@@ -191,10 +193,26 @@ func (m *Membership) Alive() map[string]Meta {
 	return out
 }
 
-// Announce gossips this node's changed metadata now.
+// Announce gossips this node's changed metadata soon. It never blocks: memberlist's UpdateNode waits for
+// the broadcast to go out, so a dedicated goroutine makes the call.
 func (m *Membership) Announce() {
-	if err := m.ml.UpdateNode(time.Second); err != nil {
-		m.cfg.Log.Debug("gossip meta update", "err", err)
+	select {
+	case m.announce <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Membership) announceLoop(ctx context.Context) {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.announce:
+			if err := m.ml.UpdateNode(time.Second); err != nil {
+				m.cfg.Log.Debug("gossip meta update", "err", err)
+			}
+		}
 	}
 }
 

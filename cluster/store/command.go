@@ -28,6 +28,9 @@ const (
 	ForgetNode  Kind = "forget-ops"   // Node: drop a fenced node's op history (its resources are stopped)
 )
 
+// ErrConflict is returned when a command's ExpectEpoch is not the CIB's epoch any more.
+var ErrConflict = errors.New("the CIB changed meanwhile")
+
 // Command is one change to the replicated state.
 type Command struct {
 	Kind   Kind       `json:"kind"`
@@ -112,7 +115,7 @@ func Decode(b []byte) (Command, error) {
 // apply changes st; it reports whether the configuration (and so the epoch) changed.
 func (st *State) apply(c Command) (bool, error) {
 	if c.ExpectEpoch != 0 && c.ExpectEpoch != st.CIB.Epoch {
-		return false, fmt.Errorf("the CIB changed meanwhile (epoch %d, expected %d): reload and retry", st.CIB.Epoch, c.ExpectEpoch)
+		return false, fmt.Errorf("%w (epoch %d, expected %d): reload and retry", ErrConflict, st.CIB.Epoch, c.ExpectEpoch)
 	}
 	switch c.Kind {
 	case SetProperty:

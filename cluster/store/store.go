@@ -111,6 +111,14 @@ func New() *Store {
 	return &Store{state: State{CIB: &cib.CIB{}}, changed: make(chan struct{})}
 }
 
+// Reset empties the store; a node that discards its history calls it before Raft replays the leader's.
+func (s *Store) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = State{CIB: &cib.CIB{}}
+	s.notifyLocked()
+}
+
 // State returns a deep copy of the current state.
 func (s *Store) State() State {
 	s.mu.Lock()

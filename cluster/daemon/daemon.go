@@ -1,0 +1,368 @@
+// Package daemon is clusterd's composition root: it owns the gossip layer, the Raft instance, the replicated
+// store, the API servers and every goroutine they need, and runs the one loop that turns membership and
+// Raft events into decisions (two-node takeover, fencing, rejoin after a split). Run blocks until its context
+// ends and returns only after everything it started has stopped.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/duet-ha/duet/cluster/api"
+	"github.com/duet-ha/duet/cluster/cib"
+	"github.com/duet-ha/duet/cluster/client"
+	"github.com/duet-ha/duet/cluster/config"
+	"github.com/duet-ha/duet/cluster/membership"
+	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/cluster/transport"
+	"github.com/duet-ha/duet/quorum"
+)
+
+// Fencer is the seam where STONITH plugs in: Fence powers a node off (or reboots it) and returns only when
+// that is confirmed. clusterd never recovers a lost node's resources while stonith-enabled=true and its
+// fence has not succeeded.
+type Fencer interface {
+	Fence(ctx context.Context, node string, action string) error
+}
+
+// noFencer is used until a fence device is configured.
+type noFencer struct{}
+
+func (noFencer) Fence(context.Context, string, string) error {
+	return errors.New("no fence device configured")
+}
+
+// Daemon is one clusterd.
+type Daemon struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  *store.Store
+	fencer Fencer
+	incarn int64
+	rpc    *http.Client // node-to-node, over the authenticated transport
+
+	mux *transport.Mux
+	ml  *membership.Membership
+
+	mu          sync.Mutex // guards everything below
+	rn          *raftNode
+	fresh       bool // Raft state wiped: waiting for the leader to add this node
+	alive       map[string]membership.Meta
+	seenAll     bool
+	everQuorate bool
+	verdict     quorum.Verdict
+	meta        membership.Meta
+	notices     map[string]string // key -> text
+	lostAt      map[string]time.Time
+	fenced      map[string]bool // lost peers whose fence succeeded (cleared when they return)
+	fencing     map[string]bool // fence in flight
+	timeline    *store.Timeline // the failover being recorded
+	viewChanged chan struct{}
+
+	wake chan struct{}
+	wg   sync.WaitGroup // goroutines started by the loop (fencing)
+}
+
+// New prepares a daemon; nothing runs until Run.
+func New(cfg config.Config, log *slog.Logger) *Daemon {
+	d := &Daemon{
+		cfg: cfg, log: log.With("node", cfg.NodeName), store: store.New(), fencer: noFencer{},
+		incarn: time.Now().UnixMilli(), alive: map[string]membership.Meta{}, notices: map[string]string{},
+		lostAt: map[string]time.Time{}, fenced: map[string]bool{}, fencing: map[string]bool{},
+		viewChanged: make(chan struct{}), wake: make(chan struct{}, 1),
+	}
+	d.rpc = &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return transport.Dial(ctx, addr, cfg.Key, transport.ChannelRPC)
+		},
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     30 * time.Second,
+	}, Timeout: 30 * time.Second}
+	return d
+}
+
+// SetFencer installs the STONITH implementation; call before Run.
+func (d *Daemon) SetFencer(f Fencer) { d.fencer = f }
+
+// Store exposes the replicated state for read access (executor, tests).
+func (d *Daemon) Store() *store.Store { return d.store }
+
+func (d *Daemon) raftAddr(ip string) string {
+	return net.JoinHostPort(ip, strconv.Itoa(d.cfg.RaftPort))
+}
+
+func (d *Daemon) bootstrapServers() []raft.Server {
+	var out []raft.Server
+	for _, m := range d.cfg.Members() {
+		out = append(out, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.Name), Address: raft.ServerAddress(d.raftAddr(m.Addr))})
+	}
+	return out
+}
+
+// Run starts everything, serves until ctx ends, then stops everything and waits for it. An error means the
+// daemon could not start (or its API socket failed).
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.preflight(ctx); err != nil {
+		return err
+	}
+	mux, err := transport.Listen(d.raftAddr(d.cfg.BindAddr), d.cfg.Key, d.log)
+	if err != nil {
+		return err
+	}
+	d.mux = mux
+	defer mux.Close()
+
+	rn, err := openRaft(d.cfg.DataDir, d.cfg.NodeName, d.store, mux, d.timers(), d.bootstrapServers(), false, d.log)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.rn = rn
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		rn := d.rn
+		d.mu.Unlock()
+		if err := rn.shutdown(); err != nil {
+			d.log.Warn("raft shutdown", "err", err)
+		}
+	}()
+
+	d.refreshMeta()
+	var peers []string
+	for _, p := range d.cfg.Peers {
+		peers = append(peers, net.JoinHostPort(p.Addr, strconv.Itoa(d.cfg.GossipPort)))
+	}
+	ml, err := membership.Start(membership.Config{
+		Name: d.cfg.NodeName, BindAddr: d.cfg.BindAddr, Port: d.cfg.GossipPort, Key: d.cfg.Key,
+		ProbeInterval: d.cfg.ProbeInterval, SuspicionMult: d.cfg.SuspicionMult, Log: d.log,
+		Meta: func() membership.Meta { d.mu.Lock(); defer d.mu.Unlock(); return d.meta },
+	}, peers)
+	if err != nil {
+		return err
+	}
+	d.ml = ml
+	// Leave gracefully only on a clean stop: the peer then knows at once instead of waiting for probes.
+	defer ml.Stop(true)
+
+	sock, err := listenUnix(d.cfg.Socket)
+	if err != nil {
+		return err
+	}
+	srvCtx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	apiSrv := &http.Server{Handler: api.NewHandler(d, false), BaseContext: func(net.Listener) context.Context { return srvCtx }}
+	rpcSrv := &http.Server{Handler: api.NewHandler(d, true), BaseContext: func(net.Listener) context.Context { return srvCtx }}
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); _ = apiSrv.Serve(sock) }()
+	go func() { defer d.wg.Done(); _ = rpcSrv.Serve(mux.RPCListener()) }()
+
+	d.log.Info("clusterd started", "bind", d.cfg.BindAddr, "peers", len(d.cfg.Peers), "two_node", d.cfg.TwoNodeMode(),
+		"wait_for_all", d.cfg.WaitForAllMode(), "witness", d.cfg.Witness)
+	d.loop(ctx)
+
+	stopServers()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = apiSrv.Shutdown(shutCtx)
+	_ = rpcSrv.Shutdown(shutCtx)
+	_ = apiSrv.Close()
+	_ = rpcSrv.Close()
+	d.wg.Wait()
+	d.rpc.CloseIdleConnections()
+	_ = os.Remove(d.cfg.Socket)
+	d.log.Info("clusterd stopped")
+	return nil
+}
+
+func (d *Daemon) timers() raftTimers { return raftTimers{heartbeat: d.cfg.RaftHeartbeat} }
+
+// preflight checks what would otherwise fail late and obscurely: the data dir, and whether a reachable peer
+// holds the same cluster key (a peer that answers the handshake with another key stops this node at once).
+func (d *Daemon) preflight(ctx context.Context) error {
+	if err := os.MkdirAll(d.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	for _, p := range d.cfg.Peers {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := transport.Dial(cctx, d.raftAddr(p.Addr), d.cfg.Key, transport.ChannelRPC)
+		cancel()
+		if errors.Is(err, transport.ErrWrongKey) {
+			return fmt.Errorf("peer %s (%s) refused this node: %w; check key_file %s on both nodes", p.Name, d.raftAddr(p.Addr), err, d.cfg.KeyFile)
+		}
+		if err == nil {
+			conn.Close()
+		}
+	}
+	return nil
+}
+
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("socket %s: another clusterd is running", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod socket %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// Changed implements api.Backend.
+func (d *Daemon) Changed() <-chan struct{} {
+	st := d.store.Changed()
+	d.mu.Lock()
+	vc := d.viewChanged
+	d.mu.Unlock()
+	out := make(chan struct{})
+	go func() {
+		select {
+		case <-st:
+		case <-vc:
+		case <-time.After(10 * time.Second):
+		}
+		close(out)
+	}()
+	return out
+}
+
+func (d *Daemon) viewChangedLocked() {
+	close(d.viewChanged)
+	d.viewChanged = make(chan struct{})
+}
+
+// Status implements api.Backend.
+func (d *Daemon) Status() api.Status {
+	st := d.store.State()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := api.Status{
+		Node: d.cfg.NodeName, Version: api.Version, Stack: "duet", LastUpdated: time.Now(),
+		Quorum: d.verdict, CIB: st.CIB, Store: st.Status,
+	}
+	if d.rn != nil {
+		_, id := d.rn.r.LeaderWithID()
+		s.DC = string(id)
+	}
+	var voters []string
+	if d.rn != nil {
+		for _, srv := range d.rn.servers() {
+			voters = append(voters, string(srv.ID))
+		}
+	}
+	for i, m := range d.cfg.Members() {
+		ns := api.NodeStatus{Name: m.Name, ID: i + 1, Witness: m.Witness, DC: m.Name == s.DC}
+		_, alive := d.alive[m.Name]
+		ns.Online = m.Name == d.cfg.NodeName || alive
+		if n, ok := st.CIB.Node(m.Name); ok {
+			ns.Standby = n.Standby()
+			ns.Maintenance = cib.IsTrue(n.Attributes["maintenance"])
+		}
+		if !ns.Online && cib.IsTrue(st.CIB.Property("stonith-enabled")) && !d.fenced[m.Name] && !d.lostAt[m.Name].IsZero() {
+			ns.Unclean = true
+		}
+		if ns.Online && len(voters) > 0 && !slices.Contains(voters, m.Name) {
+			ns.Pending = true
+		}
+		if m.Name == d.cfg.NodeName && d.fresh {
+			ns.Pending = true
+		}
+		s.Nodes = append(s.Nodes, ns)
+	}
+	for _, k := range cib.SortedKeys(d.notices) {
+		s.Notices = append(s.Notices, d.notices[k])
+	}
+	return s
+}
+
+// Submit implements api.Backend: apply on the DC, or forward to it.
+func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) (api.CommandResult, error) {
+	d.mu.Lock()
+	rn := d.rn
+	d.mu.Unlock()
+	if cmd.Change.Node == "" {
+		cmd.Change.Node = d.cfg.NodeName
+	}
+	if cmd.Change.When.IsZero() {
+		cmd.Change.When = time.Now().UTC().Truncate(time.Millisecond)
+	}
+	if rn.r.State() == raft.Leader {
+		b, err := cmd.Encode()
+		if err != nil {
+			return api.CommandResult{}, &api.StatusError{Code: http.StatusBadRequest, Err: err}
+		}
+		f := rn.r.Apply(b, 5*time.Second)
+		if err := f.Error(); err != nil {
+			return api.CommandResult{}, &api.StatusError{Code: http.StatusServiceUnavailable, Err: fmt.Errorf("commit on DC %s: %w", d.cfg.NodeName, err)}
+		}
+		res, _ := f.Response().(store.Result)
+		if res.Err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(res.Err, store.ErrConflict) {
+				code = http.StatusConflict
+			}
+			return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName}, &api.StatusError{Code: code, Err: res.Err}
+		}
+		return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName}, nil
+	}
+	if forwarded {
+		return api.CommandResult{}, &api.StatusError{Code: http.StatusServiceUnavailable, Err: fmt.Errorf("%s is not the DC any more; retry", d.cfg.NodeName)}
+	}
+	addr, id := rn.r.LeaderWithID()
+	if addr == "" {
+		return api.CommandResult{}, &api.StatusError{Code: http.StatusServiceUnavailable, Err: errors.New("no DC elected: the change cannot be committed now (is the cluster quorate? see crm status)")}
+	}
+	res, err := client.NewHTTP(d.rpc, "http://"+string(addr)).Forward(ctx, cmd)
+	if err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			return res, &api.StatusError{Code: ce.Code, Err: errors.New(ce.Message)}
+		}
+		return res, &api.StatusError{Code: http.StatusBadGateway, Err: fmt.Errorf("forward to DC %s: %w", id, err)}
+	}
+	return res, nil
+}
+
+// saveDiscarded writes the state this node is about to drop next to its data dir and returns the path.
+func (d *Daemon) saveDiscarded(reason string) (string, error) {
+	dir := filepath.Join(d.cfg.DataDir, "discarded")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	st := d.store.State()
+	name := fmt.Sprintf("%s-epoch%d.json", time.Now().UTC().Format("20060102T150405.000"), st.CIB.Epoch)
+	b, err := json.MarshalIndent(struct {
+		Reason string      `json:"reason"`
+		State  store.State `json:"state"`
+	}{reason, st}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}

@@ -1,0 +1,524 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/duet-ha/duet/cluster/cib"
+	"github.com/duet-ha/duet/cluster/membership"
+	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/quorum"
+)
+
+// loop is the daemon's one decision-making goroutine. It returns when ctx ends.
+func (d *Daemon) loop(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d.mu.Lock()
+		notify := d.rn.notify
+		d.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-d.ml.Events():
+			d.onMember(ev)
+		case leader := <-notify:
+			d.onLeadership(ctx, leader)
+		case <-d.store.Changed():
+		case <-tick.C:
+		case <-d.wake:
+		}
+		d.evaluate(ctx)
+	}
+}
+
+func (d *Daemon) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Daemon) onMember(ev membership.Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch ev.Kind {
+	case membership.Leave:
+		delete(d.alive, ev.Node)
+		d.lostAt[ev.Node] = ev.At
+		d.log.Warn("peer lost", "peer", ev.Node)
+		if d.timeline == nil || time.Since(d.timeline.Start) > 30*time.Second {
+			d.timeline = &store.Timeline{Start: ev.At, Node: d.cfg.NodeName}
+		}
+		d.timelineLocked(ev.At, fmt.Sprintf("peer %s lost (gossip: no answer to probes)", ev.Node))
+	case membership.Join, membership.Update:
+		if ev.Err != nil {
+			d.log.Warn("bad metadata from peer", "peer", ev.Node, "err", ev.Err)
+			return
+		}
+		if _, was := d.alive[ev.Node]; !was {
+			d.log.Info("peer joined", "peer", ev.Node, "epoch", ev.Meta.Epoch)
+		}
+		d.alive[ev.Node] = ev.Meta
+		delete(d.lostAt, ev.Node)
+		delete(d.fenced, ev.Node)
+		delete(d.notices, "fence-"+ev.Node)
+	}
+	d.viewChangedLocked()
+}
+
+func (d *Daemon) onLeadership(ctx context.Context, leader bool) {
+	d.mu.Lock()
+	rn := d.rn
+	if leader {
+		d.log.Info("became DC (raft leader)", "term", rn.r.Stats()["term"])
+		d.timelineLocked(time.Now(), fmt.Sprintf("%s became DC (raft leader)", d.cfg.NodeName))
+	} else {
+		d.log.Info("no longer DC")
+	}
+	fast := rn.conf.HeartbeatTimeout < d.cfg.RaftHeartbeat
+	tl := d.timeline
+	d.viewChangedLocked()
+	d.mu.Unlock()
+	if leader && fast {
+		// Recovered as a single voter with short timers for a fast election; return to the normal ones
+		// before any peer joins again.
+		rc := raft.ReloadableConfig{TrailingLogs: rn.conf.TrailingLogs, SnapshotInterval: rn.conf.SnapshotInterval,
+			SnapshotThreshold: rn.conf.SnapshotThreshold, HeartbeatTimeout: d.cfg.RaftHeartbeat, ElectionTimeout: d.cfg.RaftHeartbeat}
+		if err := rn.r.ReloadConfig(rc); err != nil {
+			d.log.Warn("restore raft timers", "err", err)
+		} else {
+			rn.conf.HeartbeatTimeout, rn.conf.ElectionTimeout = d.cfg.RaftHeartbeat, d.cfg.RaftHeartbeat
+		}
+	}
+	if leader && tl != nil {
+		d.commitTimeline(ctx, tl)
+	}
+}
+
+// timelineLocked appends an event to the failover being recorded.
+func (d *Daemon) timelineLocked(at time.Time, what string) {
+	if d.timeline == nil {
+		return
+	}
+	d.timeline.Events = append(d.timeline.Events, store.TimelineEvent{At: at.Sub(d.timeline.Start), What: what})
+}
+
+// TimelineEvent lets other parts (the executor) add a step, such as a resource start, to the current failover.
+func (d *Daemon) TimelineEvent(what string) {
+	d.mu.Lock()
+	tl := d.timeline
+	if tl == nil || time.Since(tl.Start) > 30*time.Second {
+		d.mu.Unlock()
+		return
+	}
+	d.timelineLocked(time.Now(), what)
+	cp := *tl
+	cp.Events = slices.Clone(tl.Events)
+	d.mu.Unlock()
+	go d.commitTimeline(context.Background(), &cp)
+}
+
+func (d *Daemon) commitTimeline(ctx context.Context, tl *store.Timeline) {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	cp := *tl
+	cp.Events = slices.Clone(tl.Events)
+	if _, err := d.Submit(cctx, store.Command{Kind: store.SetTimeline, Timeline: &cp}, false); err != nil {
+		d.log.Debug("record failover timeline", "err", err)
+	}
+}
+
+// evaluate recomputes quorum and acts: keep the CIB's node list complete, take over when the peer of a
+// two-node cluster is lost, and reconcile a diverged peer that came back.
+func (d *Daemon) evaluate(ctx context.Context) {
+	// Alive() is memberlist's truth; events only make us react sooner.
+	alive := d.ml.Alive()
+	st := d.store.State()
+	d.mu.Lock()
+	for name := range d.alive {
+		if _, ok := alive[name]; !ok {
+			delete(d.alive, name)
+		}
+	}
+	for name, m := range alive {
+		if _, ok := d.alive[name]; !ok {
+			d.viewChangedLocked()
+		}
+		d.alive[name] = m
+	}
+	members := d.cfg.Members()
+	var qm []quorum.Member
+	all := true
+	for _, m := range members {
+		_, ok := d.alive[m.Name]
+		ok = ok || m.Name == d.cfg.NodeName
+		all = all && ok
+		qm = append(qm, quorum.Member{Name: m.Name, Votes: 1, Witness: m.Witness, Alive: ok})
+	}
+	if all && !d.seenAll {
+		d.seenAll = true
+		d.log.Info("all nodes seen: wait_for_all satisfied")
+	}
+	policy, _ := quorum.ParsePolicy(st.CIB.Property("no-quorum-policy"))
+	stonith := cib.IsTrue(st.CIB.Property("stonith-enabled"))
+	v := quorum.Decide(quorum.Config{TwoNode: d.cfg.TwoNodeMode(), WaitForAll: d.cfg.WaitForAllMode(), Policy: policy, StonithEnabled: stonith},
+		quorum.View{Members: qm, SeenAll: d.seenAll, EverQuorate: d.everQuorate})
+	if v.Quorate {
+		d.everQuorate = true
+	}
+	if v.Quorate != d.verdict.Quorate || v.Reason != d.verdict.Reason {
+		d.log.Info("quorum", "quorate", v.Quorate, "reason", v.Reason)
+		d.viewChangedLocked()
+	}
+	d.verdict = v
+	rn := d.rn
+	fresh := d.fresh
+	d.mu.Unlock()
+
+	isLeader := rn.r.State() == raft.Leader
+	voters := serverIDs(rn.servers())
+	if fresh && slices.Contains(voters, d.cfg.NodeName) {
+		d.mu.Lock()
+		d.fresh, fresh = false, false
+		d.mu.Unlock()
+		d.log.Info("rejoined: this node is a raft voter again", "voters", voters)
+	}
+	d.refreshMeta()
+	if isLeader {
+		d.ensureNodes(ctx, st.CIB)
+	}
+	if !fresh {
+		d.maybeTakeover(ctx, rn, voters, v, policy, stonith)
+	}
+	d.maybeRejoin(ctx, rn, voters, isLeader, fresh)
+}
+
+func serverIDs(servers []raft.Server) []string {
+	var out []string
+	for _, s := range servers {
+		out = append(out, string(s.ID))
+	}
+	return out
+}
+
+// refreshMeta updates what this node gossips and announces it when it changed.
+func (d *Daemon) refreshMeta() {
+	admin, epoch := d.store.Epoch()
+	d.mu.Lock()
+	rn := d.rn
+	term, index := rn.position()
+	m := membership.Meta{AdminEpoch: admin, Epoch: epoch, LastTerm: term, LastIndex: index,
+		Voters: serverIDs(rn.servers()), Leader: rn.r.State() == raft.Leader, Fresh: d.fresh, Witness: d.cfg.Witness, Incarn: d.incarn}
+	changed := !metaEqual(m, d.meta)
+	d.meta = m
+	d.mu.Unlock()
+	if changed && d.ml != nil {
+		d.ml.Announce()
+	}
+}
+
+func metaEqual(a, b membership.Meta) bool {
+	return a.AdminEpoch == b.AdminEpoch && a.Epoch == b.Epoch && a.LastTerm == b.LastTerm && a.LastIndex == b.LastIndex &&
+		slices.Equal(a.Voters, b.Voters) && a.Leader == b.Leader && a.Fresh == b.Fresh
+}
+
+// ensureNodes adds configured nodes missing from the CIB (the DC does this once after bootstrap).
+func (d *Daemon) ensureNodes(ctx context.Context, c *cib.CIB) {
+	var want []cib.Node
+	missing := false
+	for i, m := range d.cfg.Members() {
+		want = append(want, cib.Node{ID: i + 1, Name: m.Name, Witness: m.Witness})
+		if n, ok := c.Node(m.Name); !ok || n.ID != i+1 || n.Witness != m.Witness {
+			missing = true
+		}
+	}
+	if !missing {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := d.Submit(cctx, store.Command{Kind: store.EnsureNodes, Nodes: want, Change: store.Now("root", "clusterd", d.cfg.NodeName)}, false); err != nil {
+		d.log.Debug("add nodes to CIB", "err", err)
+	}
+}
+
+// peerOf returns the other voter of a two-voter configuration.
+func (d *Daemon) twoNodePeer() string {
+	for _, p := range d.cfg.Peers {
+		return p.Name
+	}
+	return ""
+}
+
+// maybeTakeover handles the loss of the peer of a two-node cluster (DESIGN.md 4.2): fence it when stonith is
+// enabled, then shrink Raft to this node alone so that it is DC. With a witness, Raft's own majority decides.
+func (d *Daemon) maybeTakeover(ctx context.Context, rn *raftNode, voters []string, v quorum.Verdict, policy quorum.Policy, stonith bool) {
+	if d.cfg.Voters() != 2 || d.cfg.Witness {
+		return
+	}
+	peer := d.twoNodePeer()
+	d.mu.Lock()
+	_, peerAlive := d.alive[peer]
+	lost := !d.lostAt[peer].IsZero()
+	d.mu.Unlock()
+	if peerAlive || !slices.Contains(voters, peer) || !lost {
+		return
+	}
+	mayAct := v.Quorate || (policy == quorum.Ignore && !stonith && d.everQuorateSnapshot())
+	if !mayAct {
+		d.setNotice("takeover", fmt.Sprintf("peer %s lost, not taking over: %s", peer, v.Reason))
+		return
+	}
+	if stonith {
+		d.mu.Lock()
+		done, inflight := d.fenced[peer], d.fencing[peer]
+		d.mu.Unlock()
+		if !done {
+			if !inflight {
+				d.startFence(ctx, peer, "peer lost")
+			}
+			return
+		}
+	} else {
+		d.mu.Lock()
+		if d.timeline != nil && !d.timelineHas("fencing skipped") {
+			d.timelineLocked(time.Now(), "fencing skipped: stonith-enabled=false")
+		}
+		d.mu.Unlock()
+	}
+	d.clearNotice("takeover")
+	d.takeover(rn, peer)
+}
+
+func (d *Daemon) everQuorateSnapshot() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.everQuorate
+}
+
+func (d *Daemon) timelineHas(prefix string) bool {
+	for _, e := range d.timeline.Events {
+		if len(e.What) >= len(prefix) && e.What[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// takeover makes this node the only Raft voter. As leader it removes the peer (committed at once, since the
+// new configuration counts only this node); otherwise it stops Raft, rewrites its configuration
+// (RecoverCluster) and starts again with short timers so that it elects itself within milliseconds.
+func (d *Daemon) takeover(rn *raftNode, peer string) {
+	start := time.Now()
+	if rn.r.State() == raft.Leader {
+		if err := rn.r.RemoveServer(raft.ServerID(peer), 0, 300*time.Millisecond).Error(); err == nil {
+			d.log.Warn("took over: removed lost peer from raft", "peer", peer, "took", time.Since(start))
+			return
+		} else {
+			d.log.Warn("remove lost peer as leader failed; recovering", "peer", peer, "err", err)
+		}
+	}
+	if err := rn.shutdown(); err != nil {
+		d.log.Warn("raft shutdown before recovery", "err", err)
+	}
+	addr := d.raftAddr(d.cfg.BindAddr)
+	if err := recoverSingle(d.cfg.DataDir, d.cfg.NodeName, addr, d.log); err != nil {
+		d.log.Error("recover raft as single voter", "err", err)
+	}
+	nrn, err := openRaft(d.cfg.DataDir, d.cfg.NodeName, d.store, d.mux, d.timers(), nil, true, d.log)
+	if err != nil {
+		// Without Raft this node cannot act; keep trying on the next evaluation with the old instance gone.
+		d.log.Error("restart raft after recovery", "err", err)
+		d.setNotice("raft", "raft failed to restart: "+err.Error())
+		nrn, err = openRaft(d.cfg.DataDir, d.cfg.NodeName, d.store, d.mux, d.timers(), nil, false, d.log)
+		if err != nil {
+			panic(fmt.Sprintf("clusterd: raft cannot restart: %v", err))
+		}
+	}
+	d.mu.Lock()
+	d.rn = nrn
+	d.viewChangedLocked()
+	d.mu.Unlock()
+	d.log.Warn("took over: raft recovered as single voter", "peer", peer, "took", time.Since(start))
+}
+
+// startFence fences peer in the background; the result comes back through d.fenced and a poke.
+func (d *Daemon) startFence(ctx context.Context, peer, why string) {
+	d.mu.Lock()
+	d.fencing[peer] = true
+	d.notices["fence-"+peer] = fmt.Sprintf("waiting for fencing of %s (%s)", peer, why)
+	d.viewChangedLocked()
+	d.mu.Unlock()
+	action := d.store.State().CIB.Property("stonith-action")
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		err := d.fencer.Fence(fctx, peer, action)
+		d.mu.Lock()
+		if err == nil {
+			delete(d.fencing, peer)
+			d.fenced[peer] = true
+			delete(d.notices, "fence-"+peer)
+			d.timelineLocked(time.Now(), fmt.Sprintf("%s fenced (%s)", peer, action))
+			d.log.Warn("peer fenced", "peer", peer, "action", action)
+		} else {
+			d.notices["fence-"+peer] = fmt.Sprintf("fencing of %s failed: %v; its resources stay stopped until it is fenced or returns", peer, err)
+			d.log.Error("fencing failed", "peer", peer, "err", err)
+		}
+		d.viewChangedLocked()
+		d.mu.Unlock()
+		if err != nil {
+			// Retry after a pause, as pacemaker retries fencing; until then the fence counts as in flight.
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+			d.mu.Lock()
+			delete(d.fencing, peer)
+			d.mu.Unlock()
+		}
+		d.poke()
+	}()
+}
+
+func (d *Daemon) setNotice(key, text string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.notices[key] != text {
+		d.notices[key] = text
+		d.log.Warn(text)
+		d.viewChangedLocked()
+	}
+}
+
+func (d *Daemon) clearNotice(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.notices[key]; ok {
+		delete(d.notices, key)
+		d.viewChangedLocked()
+	}
+}
+
+// position orders two Raft histories by the rejoin rule: higher (admin epoch, epoch, last term, last index)
+// wins; a tie goes to the lexically smaller node name (as pacemaker's election prefers).
+type position struct {
+	admin, epoch, term, index uint64
+	name                      string
+}
+
+func (a position) beats(b position) bool {
+	switch {
+	case a.admin != b.admin:
+		return a.admin > b.admin
+	case a.epoch != b.epoch:
+		return a.epoch > b.epoch
+	case a.term != b.term:
+		return a.term > b.term
+	case a.index != b.index:
+		return a.index > b.index
+	}
+	return a.name < b.name
+}
+
+// maybeRejoin reconciles with peers whose Raft configuration diverged from this node's (DESIGN.md 4.3):
+// the loser saves its state beside the data dir, wipes its Raft state and waits; the winner, as leader, adds
+// it back as a voter.
+func (d *Daemon) maybeRejoin(ctx context.Context, rn *raftNode, voters []string, isLeader, fresh bool) {
+	d.mu.Lock()
+	alive := make(map[string]membership.Meta, len(d.alive))
+	for k, v := range d.alive {
+		alive[k] = v
+	}
+	mine := d.meta
+	d.mu.Unlock()
+	configured := map[string]string{}
+	for _, m := range d.cfg.Members() {
+		configured[m.Name] = m.Addr
+	}
+	for name, peer := range alive {
+		addr, ok := configured[name]
+		if !ok {
+			continue
+		}
+		if peer.Fresh {
+			if isLeader && !slices.Contains(voters, name) {
+				d.addVoter(rn, name, addr)
+			}
+			continue
+		}
+		if fresh {
+			continue
+		}
+		diverged := !slices.Contains(voters, name) || !slices.Contains(peer.Voters, d.cfg.NodeName)
+		if !diverged {
+			continue
+		}
+		me := position{mine.AdminEpoch, mine.Epoch, mine.LastTerm, mine.LastIndex, d.cfg.NodeName}
+		them := position{peer.AdminEpoch, peer.Epoch, peer.LastTerm, peer.LastIndex, name}
+		if !them.beats(me) {
+			continue // the peer discards; once it is fresh, the branch above adds it
+		}
+		// Only step aside for a peer that can take this node back: a leader, or one whose configuration
+		// still lists this node (it wins an election once this node, fresh, votes for it).
+		if !peer.Leader && !slices.Contains(peer.Voters, d.cfg.NodeName) {
+			continue
+		}
+		d.wipe(rn, fmt.Sprintf("rejoin: %s's history (epoch %d, term %d, index %d) beats ours (epoch %d, term %d, index %d)",
+			name, peer.Epoch, peer.LastTerm, peer.LastIndex, mine.Epoch, mine.LastTerm, mine.LastIndex))
+		return
+	}
+}
+
+func (d *Daemon) addVoter(rn *raftNode, name, ip string) {
+	err := rn.r.AddVoter(raft.ServerID(name), raft.ServerAddress(d.raftAddr(ip)), 0, 2*time.Second).Error()
+	if err != nil {
+		d.log.Warn("add returning peer as voter", "peer", name, "err", err)
+		return
+	}
+	d.log.Info("returning peer added as raft voter", "peer", name)
+}
+
+// wipe discards this node's Raft state after saving the CIB and status beside the data dir, and restarts Raft
+// empty, waiting for the leader to add it.
+func (d *Daemon) wipe(rn *raftNode, reason string) {
+	path, err := d.saveDiscarded(reason)
+	if err != nil {
+		d.log.Error("save state before discarding it; keeping it", "err", err)
+		return
+	}
+	if err := rn.shutdown(); err != nil {
+		d.log.Warn("raft shutdown before wipe", "err", err)
+	}
+	dir := raftDir(d.cfg.DataDir)
+	moved := filepath.Join(d.cfg.DataDir, "discarded", filepath.Base(path)+".raft")
+	if err := os.Rename(dir, moved); err != nil {
+		d.log.Error("move raft state aside", "err", err)
+		_ = os.RemoveAll(dir)
+	}
+	d.log.Warn("discarded local cluster state to rejoin", "reason", reason, "saved", path, "raft_dir", moved)
+	// The leader replays its whole history into the store (log entries from the start, or a snapshot), so
+	// the store must start empty too.
+	d.store.Reset()
+	nrn, err := openRaft(d.cfg.DataDir, d.cfg.NodeName, d.store, d.mux, d.timers(), nil, false, d.log)
+	if err != nil {
+		panic(fmt.Sprintf("clusterd: raft cannot restart after wipe: %v", err))
+	}
+	d.mu.Lock()
+	d.rn = nrn
+	d.fresh = true
+	d.notices["discarded"] = fmt.Sprintf("this node discarded its diverged CIB to rejoin; saved in %s", path)
+	d.viewChangedLocked()
+	d.mu.Unlock()
+	d.refreshMeta()
+}

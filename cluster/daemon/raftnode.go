@@ -1,0 +1,202 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/cluster/transport"
+)
+
+// raftNode is one running Raft instance with its stores. A recovery or a wipe replaces it with a new one.
+type raftNode struct {
+	r      *raft.Raft
+	bolt   *raftboltdb.BoltStore
+	trans  *raft.NetworkTransport
+	notify chan bool
+	conf   *raft.Config
+}
+
+// raftTimers are the timers for a normal multi-voter configuration.
+type raftTimers struct {
+	heartbeat time.Duration
+}
+
+func (t raftTimers) apply(c *raft.Config) {
+	c.HeartbeatTimeout = t.heartbeat
+	c.ElectionTimeout = t.heartbeat
+	c.LeaderLeaseTimeout = t.heartbeat / 2
+	c.CommitTimeout = 5 * time.Millisecond
+}
+
+func raftDir(dataDir string) string { return filepath.Join(dataDir, "raft") }
+
+// openRaft opens (creating if needed) the Raft stores under dataDir and starts Raft. When the stores hold no
+// state and bootstrap is non-empty, it bootstraps that configuration. fast selects short timers, used right
+// after a recovery to a single voter (nobody else votes, so they cannot disturb anyone).
+func openRaft(dataDir, id string, fsm *store.Store, mux *transport.Mux, timers raftTimers, bootstrap []raft.Server, fast bool, log *slog.Logger) (*raftNode, error) {
+	dir := raftDir(dataDir)
+	if err := os.MkdirAll(filepath.Join(dir, "snapshots"), 0o700); err != nil {
+		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+	dbPath := filepath.Join(dir, "raft.db")
+	bolt, err := openBolt(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	hl := hclogFor(log)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), 2, hl)
+	if err != nil {
+		bolt.Close()
+		return nil, fmt.Errorf("open raft snapshots in %s: %w", dir, err)
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(id)
+	conf.Logger = hl
+	conf.SnapshotThreshold = 512
+	conf.SnapshotInterval = 30 * time.Second
+	conf.TrailingLogs = 1024
+	timers.apply(conf)
+	if fast {
+		conf.HeartbeatTimeout = 10 * time.Millisecond
+		conf.ElectionTimeout = 10 * time.Millisecond
+		conf.LeaderLeaseTimeout = 5 * time.Millisecond
+	}
+	notify := make(chan bool, 16)
+	conf.NotifyCh = notify
+
+	has, err := raft.HasExistingState(bolt, bolt, snaps)
+	if err != nil {
+		bolt.Close()
+		return nil, fmt.Errorf("read raft state in %s: %w", dbPath, err)
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: mux.RaftLayer(), MaxPool: 3, Timeout: 2 * time.Second, Logger: hl,
+		ServerAddressProvider: nil,
+	})
+	if !has && len(bootstrap) > 0 {
+		if err := raft.BootstrapCluster(conf, bolt, bolt, snaps, trans, raft.Configuration{Servers: bootstrap}); err != nil {
+			trans.Close()
+			bolt.Close()
+			return nil, fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(conf, fsm, bolt, bolt, snaps, trans)
+	if err != nil {
+		trans.Close()
+		bolt.Close()
+		return nil, fmt.Errorf("start raft from %s: %w", dir, err)
+	}
+	return &raftNode{r: r, bolt: bolt, trans: trans, notify: notify, conf: conf}, nil
+}
+
+// openBolt opens the log store, turning bolt's errors about a damaged file into one that names it. bolt
+// blocks forever on a file another process holds locked, so the open has a timeout.
+func openBolt(path string) (*raftboltdb.BoltStore, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size() < 4096 {
+		return nil, fmt.Errorf("open raft log store %s: file is truncated (%d bytes); move it away to start this node fresh — its peer holds the cluster's state", path, fi.Size())
+	}
+	type res struct {
+		s   *raftboltdb.BoltStore
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := raftboltdb.New(raftboltdb.Options{Path: path})
+		ch <- res{s, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("open raft log store %s: %w (the file is damaged or not a Duet data dir; move it away to start this node fresh)", path, r.err)
+		}
+		return r.s, nil
+	case <-time.After(10 * time.Second):
+		return nil, fmt.Errorf("open raft log store %s: still locked after 10s: is another clusterd using this data dir?", path)
+	}
+}
+
+// shutdown stops Raft and closes its stores.
+func (n *raftNode) shutdown() error {
+	err := n.r.Shutdown().Error()
+	if cerr := n.bolt.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// servers returns the latest Raft configuration.
+func (n *raftNode) servers() []raft.Server {
+	f := n.r.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	return f.Configuration().Servers
+}
+
+// position returns the last log term and index.
+func (n *raftNode) position() (term, index uint64) {
+	st := n.r.Stats()
+	term, _ = strconv.ParseUint(st["last_log_term"], 10, 64)
+	index, _ = strconv.ParseUint(st["last_log_index"], 10, 64)
+	return term, index
+}
+
+// recoverSingle rewrites the Raft state under dataDir so that id is the only voter (hashicorp/raft's
+// RecoverCluster). Raft must not be running.
+func recoverSingle(dataDir, id, addr string, log *slog.Logger) error {
+	dir := raftDir(dataDir)
+	bolt, err := openBolt(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return err
+	}
+	defer bolt.Close()
+	hl := hclogFor(log)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), 2, hl)
+	if err != nil {
+		return fmt.Errorf("open raft snapshots: %w", err)
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(id)
+	conf.Logger = hl
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(addr))
+	defer trans.Close()
+	err = raft.RecoverCluster(conf, store.New(), bolt, bolt, snaps, trans, raft.Configuration{Servers: []raft.Server{
+		{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)},
+	}})
+	if err != nil {
+		return fmt.Errorf("recover raft as single voter: %w", err)
+	}
+	return nil
+}
+
+func hclogFor(log *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: &hclogWriter{log: log}})
+}
+
+type hclogWriter struct{ log *slog.Logger }
+
+func (w *hclogWriter) Write(p []byte) (int, error) {
+	// Raft is chatty while a peer is down (every failed vote request is an error); clusterd logs the
+	// decisions that matter itself, so Raft's own lines go to debug.
+	w.log.Debug("raft", "msg", string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+var _ io.Writer = (*hclogWriter)(nil)
