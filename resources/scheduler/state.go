@@ -24,7 +24,7 @@ type state struct {
 	noStart  string // why no normal resource may start (no STONITH device), or ""
 
 	fenceWhy map[string]string // node -> why it must be fenced (pending, not yet confirmed)
-	fenceOK  bool               // fence actions may be emitted (quorum or ignore)
+	fenceOK  bool              // fence actions may be emitted (quorum or ignore)
 
 	tops     []*top
 	topOf    map[string]*top // any resource id (primitive, group, clone) -> its top-level resource
@@ -52,7 +52,7 @@ type primPlan struct {
 	managed bool
 	// restartAll: multiple-active=stop_start — stop everywhere, start on the chosen node.
 	restartAll   bool
-	stopOnlyElse bool // multiple-active=stop_unexpected: stop only where not desired
+	stopOnlyElse bool     // multiple-active=stop_unexpected: stop only where not desired
 	active       []string // nodes where it is running or failed (and the node's state counts)
 	fencedOn     []string // nodes where it was active that are waiting for fencing
 }
