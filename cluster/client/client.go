@@ -11,14 +11,23 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/duet-ha/duet/cluster/api"
 	"github.com/duet-ha/duet/cluster/store"
 )
 
-// DefaultSocket is where clusterd listens unless configured otherwise.
-const DefaultSocket = "/run/duet/clusterd.sock"
+// DefaultSocket is where clusterd listens unless configured otherwise; the DUET_SOCKET environment variable
+// overrides it for crm and crm_mon (handy with several nodes on one host).
+var DefaultSocket = socketFromEnv()
+
+func socketFromEnv() string {
+	if s := os.Getenv("DUET_SOCKET"); s != "" {
+		return s
+	}
+	return "/run/duet/clusterd.sock"
+}
 
 // Client talks to one clusterd. It is safe for concurrent use.
 type Client struct {
