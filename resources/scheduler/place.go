@@ -480,7 +480,11 @@ func (s *state) placeOne(t *top, base *sheet, mem []*sheet, current []string) {
 		return
 	}
 	s.assigned[t.id] = []string{bestNode}
-	reason := s.whyHere(full, bestNode, current, t)
+	used := base
+	for _, m := range mem[:bestK] {
+		used = used.plus(m)
+	}
+	reason := s.whyHere(used, bestNode, current, t)
 	for i, m := range t.members {
 		p := s.prims[m]
 		switch {
