@@ -1,6 +1,20 @@
 // Package agents defines the one interface through which the executor runs resources (Agent), the OCF result
 // codes every agent speaks, the parsed form of an agent's meta-data, and the registry that maps a crmsh agent
 // name such as ocf:heartbeat:IPaddr2 to an Agent. The agents themselves live in sub-packages.
+//
+// Names follow crmsh: class:provider:type for OCF agents (ocf:heartbeat:IPaddr2, or just IPaddr2, crmsh's
+// abbreviation for ocf:heartbeat), class:type for the others (lsb:haproxy, systemd:nginx, service:nginx,
+// stonith:fence_xvm). Duet's own agents are OCF agents of provider duet: ocf:duet:vip, ocf:duet:dummy and
+// ocf:duet:proxy, so a crmsh user writes them like any other OCF agent.
+//
+// The executor builds its registry with agents/builtin:
+//
+//	opts, err := builtin.Options(builtin.Config{Logger: log})
+//	reg := agents.NewRegistry(opts)
+//	defer reg.Close()
+//	a, err := reg.Lookup(req.Agent)        // *UnknownAgentError (errors.Is ErrUnknownAgent) with a suggestion
+//	err = reg.CheckParams(ctx, req)         // *ParamError naming the field
+//	res := a.Start(ctx, req)                // ctx carries the op timeout; Timeout when it passes
 package agents
 
 import (

@@ -388,3 +388,29 @@ func TestMetaDataMatchesParams(t *testing.T) {
 		t.Fatal("ip is not required")
 	}
 }
+
+// FuzzParseParams: whatever the parameters, parsing returns a config whose prefix is valid, or an error
+// that names a field; it never panics.
+func FuzzParseParams(f *testing.F) {
+	f.Add("10.250.0.100", "24", "eth0", "5", "200", "false")
+	f.Add("fd00::1", "64", "", "", "", "yes")
+	f.Add("10.0.0.1", "255.255.255.0", "eth0", "0", "1", "")
+	f.Add("x", "33", "a/b", "-1", "0", "maybe")
+	f.Fuzz(func(t *testing.T, ip, mask, nic, count, interval, nodad string) {
+		p := map[string]string{"ip": ip, "cidr_netmask": mask, "nic": nic, "arp_count": count, "arp_interval": interval, "nodad": nodad}
+		c, err := parseParams(p)
+		if err != nil {
+			var pe *agents.ParamError
+			if !errors.As(err, &pe) || pe.Field == "" {
+				t.Fatalf("error without a field: %v", err)
+			}
+			return
+		}
+		if !c.ip.IsValid() || c.bits > c.ip.BitLen() || c.bits == 0 || c.arpCount < 0 || c.arpInterval <= 0 {
+			t.Fatalf("accepted an invalid config %+v from %q", c, p)
+		}
+		if c.bits > 0 && !netip.PrefixFrom(c.ip, c.bits).IsValid() {
+			t.Fatalf("invalid prefix from %q", p)
+		}
+	})
+}
