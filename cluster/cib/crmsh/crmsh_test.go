@@ -312,3 +312,20 @@ func TestRuleEval(t *testing.T) {
 		}
 	}
 }
+
+func TestLifetimeRoundTrip(t *testing.T) {
+	c := load(t, "primitive vip lsb:v\n")
+	exp := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	if _, err := c.Ban("vip", "n2", exp); err != nil {
+		t.Fatal(err)
+	}
+	want := "primitive vip lsb:v\nlocation cli-ban-vip-on-n2 vip role=Started \\\n\trule -inf: #uname eq n2 and date lt \"2026-11-25 12:00:00 +00:00\"\n"
+	got := Show(c)
+	if got != want {
+		t.Fatalf("Show = %q\nwant %q", got, want)
+	}
+	back := load(t, got)
+	if l := back.Locations[0]; !l.Expires.Equal(exp) || l.Node != "n2" || l.Score != -cib.Infinity || l.Role != "Started" || l.Rule != "" {
+		t.Errorf("parsed back %+v", l)
+	}
+}

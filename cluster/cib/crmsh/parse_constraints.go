@@ -2,6 +2,7 @@ package crmsh
 
 import (
 	"strings"
+	"time"
 
 	"github.com/duet-ha/duet/cluster/cib"
 )
@@ -122,6 +123,10 @@ func (p *parser) locationRule(c *stmtCtx, l *cib.Location, toks []token, ruleTok
 		l.Score = sc
 		i++
 	}
+	if node, exp, ok := lifetimeRule(toks[i:]); ok {
+		l.Node, l.Expires = node, exp
+		return
+	}
 	var words []string
 	for _, t := range toks[i:] {
 		if t.Text == "rule" && !t.Quoted {
@@ -147,6 +152,24 @@ func (p *parser) locationRule(c *stmtCtx, l *cib.Location, toks []token, ruleTok
 		return
 	}
 	l.Rule = r.String()
+}
+
+// lifetimeRule recognises the rule crm resource move|ban write for a lifetime:
+// #uname eq NODE and date lt "END".
+func lifetimeRule(toks []token) (string, time.Time, bool) {
+	if len(toks) != 7 {
+		return "", time.Time{}, false
+	}
+	w := func(i int) string { return toks[i].Text }
+	if w(0) != "#uname" || (w(1) != "eq" && w(1) != "string:eq") || w(3) != "and" || w(4) != "date" || w(5) != "lt" || !validNodeName(w(2)) {
+		return "", time.Time{}, false
+	}
+	for _, layout := range []string{lifetimeLayout, "2006-01-02 15:04:05Z07:00", time.RFC3339, "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, w(6)); err == nil {
+			return w(2), t.UTC(), true
+		}
+	}
+	return "", time.Time{}, false
 }
 
 // rscRef reads rsc[:role-or-action] and reports resource sets as unsupported.

@@ -94,6 +94,9 @@ func randomCIB(r *rand.Rand) *cib.CIB {
 			if r.IntN(2) == 0 {
 				l.Role = "Started"
 			}
+			if r.IntN(4) == 0 {
+				l.Expires = time.Date(2026, 1, 1, r.IntN(24), 0, 0, 0, time.UTC)
+			}
 		}
 		c.Locations = append(c.Locations, l)
 	}

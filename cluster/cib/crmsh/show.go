@@ -269,6 +269,14 @@ func showLocation(l cib.Location) []string {
 	if l.Discovery != "" {
 		head += " resource-discovery=" + l.Discovery
 	}
+	if l.Rule == "" && !l.Expires.IsZero() {
+		// crm_resource writes a lifetime as a rule: the node and an end date.
+		rule := "rule "
+		if l.Score != cib.Infinity {
+			rule += l.Score.String() + ": "
+		}
+		return []string{head, rule + "#uname eq " + l.Node + " and date lt " + quote(l.Expires.UTC().Format(lifetimeLayout))}
+	}
 	if l.Rule == "" {
 		return []string{head + " " + l.Score.String() + ": " + l.Node}
 	}
@@ -281,6 +289,9 @@ func showLocation(l cib.Location) []string {
 	}
 	return []string{head, rule + l.Rule}
 }
+
+// lifetimeLayout is how crm_resource writes the end of a constraint's lifetime.
+const lifetimeLayout = "2006-01-02 15:04:05 -07:00"
 
 func withQual(rsc, q string) string {
 	if q == "" {
