@@ -1,0 +1,617 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/balance"
+	"github.com/duet-ha/duet/resources/proxy/config"
+	"github.com/duet-ha/duet/resources/proxy/health"
+	"github.com/duet-ha/duet/resources/proxy/logfmt"
+)
+
+var (
+	errNoServer     = errors.New("no server available")
+	errQueueTimeout = errors.New("queue timeout")
+	errQueueFull    = errors.New("server queue full")
+)
+
+// srvState is a server's state that survives reloads: admin state, health and counters.
+type srvState struct {
+	mu         sync.Mutex
+	admin      string // "" (ready), "drain" or "maint"
+	forced     string // "" or "down" / "stopping" (set server health)
+	health     *health.State
+	lastChange time.Time
+	downSince  time.Time
+	downtime   time.Duration
+	weight     int // current user weight
+	iweight    int
+	cnt        counters
+}
+
+// up reports whether the server is operationally up (health checks or forced state).
+func (st *srvState) up() bool {
+	if st.forced == "down" {
+		return false
+	}
+	return st.health == nil || st.health.Up
+}
+
+// srv is one server of a backend in one runtime generation.
+type srv struct {
+	cfg *config.Server
+	be  *backend
+	lb  *balance.Server // guarded by be.mu
+	st  *srvState
+
+	network, host string
+	port          int
+	portRelative  bool
+
+	queue waitQueue // guarded by be.mu
+
+	idleMu sync.Mutex
+	idle   []*beConn
+}
+
+// backend is one backend (or listen) in one runtime generation.
+type backend struct {
+	cfg     *config.Proxy
+	s       *Server
+	mu      sync.Mutex
+	servers []*srv
+	byName  map[string]*srv
+	sel     balance.Selector
+	repo    balance.Repositioner
+	queue   waitQueue
+	cnt     *counters
+	retired bool // guarded by mu: a newer configuration replaced this generation
+	lastChg time.Time
+}
+
+type waiter struct {
+	ch  chan *srv
+	srv *srv // non-nil when queued on a server
+}
+
+type waitQueue struct{ w []*waiter }
+
+func (q *waitQueue) push(w *waiter) { q.w = append(q.w, w) }
+func (q *waitQueue) pop() *waiter {
+	if len(q.w) == 0 {
+		return nil
+	}
+	w := q.w[0]
+	q.w[0] = nil
+	q.w = q.w[1:]
+	return w
+}
+func (q *waitQueue) remove(w *waiter) bool {
+	for i, x := range q.w {
+		if x == w {
+			q.w = append(q.w[:i], q.w[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+func (q *waitQueue) len() int { return len(q.w) }
+
+// refreshLocked recomputes the selector's view of every server. Caller holds b.mu.
+func (b *backend) refreshLocked() {
+	for _, s := range b.servers {
+		s.st.mu.Lock()
+		s.lb.Usable = s.st.admin == "" && s.st.up() && s.st.forced != "stopping"
+		s.lb.Weight = s.st.weight
+		s.st.mu.Unlock()
+	}
+	b.sel.Update()
+}
+
+// acquire selects a server for req and takes a slot on it, waiting in the server or backend queue when every
+// candidate is full. avoid is skipped unless nothing else is left.
+func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration) (*srv, time.Duration, error) {
+	start := time.Now()
+	b.mu.Lock()
+	var av *balance.Server
+	if avoid != nil {
+		av = avoid.lb
+	}
+	lbs := b.sel.Select(req, av)
+	if lbs != nil && !lbs.Full() {
+		s := b.servers[lbs.Index]
+		b.takeLocked(s)
+		b.mu.Unlock()
+		return s, 0, nil
+	}
+	w := &waiter{ch: make(chan *srv, 1)}
+	if lbs != nil {
+		s := b.servers[lbs.Index]
+		if s.cfg.Maxqueue > 0 && s.queue.len() >= s.cfg.Maxqueue {
+			b.mu.Unlock()
+			return nil, 0, errQueueFull
+		}
+		w.srv = s
+		s.queue.push(w)
+		s.lb.Queued++
+		maxStore(&s.st.cnt.qmax, int64(s.queue.len()))
+	} else {
+		if !b.anyUsableLocked() {
+			b.mu.Unlock()
+			return nil, 0, errNoServer
+		}
+		b.queue.push(w)
+		maxStore(&b.cnt.qmax, int64(b.queue.len()))
+	}
+	b.mu.Unlock()
+	var timer <-chan time.Time
+	if queueTimeout > 0 {
+		t := time.NewTimer(queueTimeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case s := <-w.ch:
+		return s, time.Since(start), nil
+	case <-timer:
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	removed := false
+	if w.srv != nil {
+		if removed = w.srv.queue.remove(w); removed {
+			w.srv.lb.Queued--
+		}
+	} else {
+		removed = b.queue.remove(w)
+	}
+	b.mu.Unlock()
+	if !removed {
+		// a slot was handed over concurrently
+		s := <-w.ch
+		return s, time.Since(start), nil
+	}
+	if ctx.Err() != nil {
+		return nil, time.Since(start), ctx.Err()
+	}
+	return nil, time.Since(start), errQueueTimeout
+}
+
+func (b *backend) anyUsableLocked() bool {
+	for _, s := range b.servers {
+		if s.lb.Usable && s.lb.Weight > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *backend) takeLocked(s *srv) {
+	s.lb.Served++
+	if b.repo != nil {
+		b.repo.Reposition(s.lb)
+	}
+	s.st.cnt.open(time.Now())
+	s.st.cnt.lbtot.Add(1)
+	s.st.cnt.lastSess.Store(time.Now().Unix())
+	b.cnt.lbtot.Add(1)
+}
+
+// release frees a slot on s and hands it to the first request waiting for s, else for the backend.
+func (b *backend) release(s *srv) {
+	s.st.cnt.scur.Add(-1)
+	b.mu.Lock()
+	s.lb.Served--
+	if w := s.queue.pop(); w != nil {
+		s.lb.Queued--
+		s.lb.Served++
+		if b.repo != nil {
+			b.repo.Reposition(s.lb)
+		}
+		s.st.cnt.open(time.Now())
+		b.mu.Unlock()
+		w.ch <- s
+		return
+	}
+	if s.lb.Usable && b.queue.len() > 0 {
+		w := b.queue.pop()
+		s.lb.Served++
+		if b.repo != nil {
+			b.repo.Reposition(s.lb)
+		}
+		s.st.cnt.open(time.Now())
+		b.mu.Unlock()
+		w.ch <- s
+		return
+	}
+	if b.repo != nil {
+		b.repo.Reposition(s.lb)
+	}
+	b.mu.Unlock()
+}
+
+// dialAddr returns the network and address to connect to for a client whose destination port is dstPort.
+func (s *srv) dialAddr(dstPort int) (string, string) {
+	if s.network == "unix" {
+		return "unix", s.host
+	}
+	port := s.port
+	if port == 0 || s.portRelative {
+		port += dstPort
+	}
+	return "tcp", net.JoinHostPort(s.host, strconv.Itoa(port))
+}
+
+// beConn is a server-side connection with its buffers, reusable for HTTP keep-alive.
+type beConn struct {
+	c  *dconn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+func (c *beConn) close() {
+	_ = c.c.Close()
+}
+
+// getIdle returns an idle keep-alive connection to s, or nil.
+func (s *srv) getIdle() *beConn {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		return c
+	}
+	return nil
+}
+
+const maxIdlePerServer = 512
+
+// putIdle keeps c for reuse; it closes it when the pool is full or the generation is retired.
+func (s *srv) putIdle(c *beConn) {
+	s.be.mu.Lock()
+	retired := s.be.retired
+	s.be.mu.Unlock()
+	s.idleMu.Lock()
+	if retired || len(s.idle) >= maxIdlePerServer {
+		s.idleMu.Unlock()
+		s.be.s.untrack(c.c.Conn)
+		c.close()
+		return
+	}
+	s.idle = append(s.idle, c)
+	s.idleMu.Unlock()
+}
+
+func (s *srv) closeIdle() {
+	s.idleMu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.idleMu.Unlock()
+	for _, c := range idle {
+		s.be.s.untrack(c.c.Conn)
+		c.close()
+	}
+}
+
+// connectResult is what connect returns for logging.
+type connectResult struct {
+	srv        *srv
+	conn       *beConn
+	tw, tc     time.Duration
+	retries    int
+	redispatch bool
+	err        error
+	queued     bool
+	term       byte // termination cause when err != nil: 'S' server, 's' queue timeout
+}
+
+// connect selects a server and connects to it with haproxy's retries and redispatch: a failed connection is
+// retried on the same server up to "retries" times; with option redispatch the last retry may go to another server.
+func (b *backend) connect(ctx context.Context, req *balance.Request, dstPort int, allowIdle bool) connectResult {
+	var res connectResult
+	t := b.cfg.Timeouts
+	qto := t.Queue
+	if qto == 0 {
+		qto = t.Connect
+	}
+	var avoid *srv
+	var s *srv
+	for attempt := 0; ; attempt++ {
+		if s == nil {
+			var tw time.Duration
+			var err error
+			s, tw, err = b.acquire(ctx, req, avoid, qto)
+			res.tw += tw
+			if err != nil {
+				res.err = err
+				res.srv = nil
+				return res
+			}
+		}
+		res.srv = s
+		if allowIdle {
+			if c := s.getIdle(); c != nil {
+				res.conn = c
+				return res
+			}
+		}
+		start := time.Now()
+		c, err := b.s.dial(ctx, s, dstPort, t.Connect)
+		res.tc = time.Since(start)
+		if err == nil {
+			res.conn = c
+			return res
+		}
+		s.st.cnt.econ.Add(1)
+		b.cnt.econ.Add(1)
+		if attempt >= b.cfg.Retries || ctx.Err() != nil {
+			b.release(s)
+			res.err = err
+			return res
+		}
+		res.retries++
+		s.st.cnt.wretr.Add(1)
+		b.cnt.wretr.Add(1)
+		if b.cfg.Options.Redispatch && attempt+1 == b.cfg.Retries {
+			// last retry: go elsewhere
+			b.release(s)
+			avoid, s = s, nil
+			res.redispatch = true
+			b.cnt.wredis.Add(1)
+			continue
+		}
+		if b.cfg.Timeouts.Connect == 0 || res.tc < 1*time.Second {
+			// haproxy waits up to one second between retries on immediate failures
+			select {
+			case <-time.After(retryDelay(res.tc)):
+			case <-ctx.Done():
+			}
+		}
+	}
+}
+
+func retryDelay(spent time.Duration) time.Duration {
+	d := 100*time.Millisecond - spent
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// serverStatus renders a server's stats status.
+func (s *srv) status() string {
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case st.admin == "maint":
+		return "MAINT"
+	case st.forced == "down":
+		return "DOWN"
+	case st.health != nil && !st.health.Up:
+		return st.health.StatusText()
+	case st.admin == "drain" || st.forced == "stopping":
+		return "DRAIN"
+	case st.weight == 0 && st.health != nil:
+		return "NOLB"
+	case st.health == nil:
+		return "no check"
+	}
+	return st.health.StatusText()
+}
+
+// setState applies "set server state ready|drain|maint".
+func (s *srv) setState(state string) {
+	s.st.mu.Lock()
+	old := s.st.admin
+	switch state {
+	case "ready":
+		s.st.admin = ""
+	default:
+		s.st.admin = state
+	}
+	changed := old != s.st.admin
+	if changed {
+		s.st.lastChange = time.Now()
+	}
+	s.st.mu.Unlock()
+	if changed {
+		s.be.mu.Lock()
+		s.be.refreshLocked()
+		s.be.mu.Unlock()
+		what := "is going UP (leaving forced maintenance)"
+		if state == "maint" {
+			what = "is going DOWN for maintenance"
+		} else if state == "drain" {
+			what = "enters drain mode"
+		}
+		s.be.s.event(s.be, logfmt.LevelNotice, fmt.Sprintf("Server %s/%s %s.", s.be.cfg.Name, s.cfg.Name, what))
+	}
+}
+
+func (s *srv) setHealth(state string) {
+	s.st.mu.Lock()
+	switch state {
+	case "up":
+		s.st.forced = ""
+		if s.st.health != nil {
+			s.st.health.Up, s.st.health.Health = true, s.st.health.Rise+s.st.health.Fall-1
+		}
+	case "down", "stopping":
+		s.st.forced = state
+	}
+	s.st.lastChange = time.Now()
+	s.st.mu.Unlock()
+	s.be.mu.Lock()
+	s.be.refreshLocked()
+	s.be.mu.Unlock()
+}
+
+// setWeight applies "set weight" / "set server weight": N or N% of the initial weight.
+func (s *srv) setWeight(v string) error {
+	pct := strings.HasSuffix(v, "%")
+	n, err := strconv.Atoi(strings.TrimSuffix(v, "%"))
+	if err != nil || n < 0 {
+		return fmt.Errorf("Require <weight> or <weight%%>.")
+	}
+	w := n
+	if pct {
+		w = s.st.iweight * n / 100
+	}
+	if w > 256 {
+		return fmt.Errorf("Weight too large (256 max).")
+	}
+	switch s.be.cfg.Balance.Algo {
+	case config.AlgoStaticRR:
+		if w != 0 && w != s.st.iweight {
+			return fmt.Errorf("Backend is using a static LB algorithm and only accepts weights '0%%' and '100%%'.")
+		}
+	case config.AlgoSource, config.AlgoURI, config.AlgoURLParam, config.AlgoHdr, config.AlgoRDPCookie, config.AlgoHash:
+		if !s.be.cfg.HashType.Consistent && w != 0 && w != s.st.iweight {
+			return fmt.Errorf("Backend is using a static LB algorithm and only accepts weights '0%%' and '100%%'.")
+		}
+	}
+	s.st.mu.Lock()
+	s.st.weight = w
+	s.st.mu.Unlock()
+	s.be.mu.Lock()
+	s.be.refreshLocked()
+	s.be.mu.Unlock()
+	return nil
+}
+
+// checkLoop runs the server's health checks until ctx ends.
+func (s *srv) checkLoop(ctx context.Context) {
+	cfg := s.cfg
+	inter := cfg.Inter
+	if inter <= 0 {
+		inter = 2 * time.Second
+	}
+	// spread the first check over the interval like haproxy does (deterministic per server id)
+	first := time.Duration(int64(inter) * int64(cfg.ID%7) / 7)
+	timer := time.NewTimer(first)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		s.st.mu.Lock()
+		maint := s.st.admin == "maint"
+		s.st.mu.Unlock()
+		if !maint {
+			s.checkOnce(ctx)
+		}
+		s.st.mu.Lock()
+		next := s.st.health.Interval(inter, cfg.FastInter, cfg.DownInter)
+		s.st.mu.Unlock()
+		timer.Reset(next)
+	}
+}
+
+func (s *srv) checkOnce(ctx context.Context) {
+	be := s.be
+	cfg := s.cfg
+	inter := cfg.Inter
+	if inter <= 0 {
+		inter = 2 * time.Second
+	}
+	host := s.host
+	if cfg.CheckAddr != "" {
+		host = cfg.CheckAddr
+	}
+	port := s.port
+	if cfg.CheckPort > 0 {
+		port = cfg.CheckPort
+	}
+	t := health.Target{Addr: net.JoinHostPort(host, strconv.Itoa(port)), ConnectTimeout: inter, ReadTimeout: inter}
+	if ct := be.cfg.Timeouts.Check; ct > 0 {
+		if c := be.cfg.Timeouts.Connect; c > 0 && c < inter {
+			t.ConnectTimeout = c
+		}
+		t.ReadTimeout = ct
+	}
+	res := health.Run(ctx, be.cfg.Check, t, nil)
+	if ctx.Err() != nil {
+		return
+	}
+	st := s.st
+	st.mu.Lock()
+	wasUp := st.health.Up
+	changed := st.health.Record(res)
+	if !res.OK {
+		st.cnt.chkfail.Add(1)
+	}
+	now := time.Now()
+	if changed {
+		st.lastChange = now
+		if !st.health.Up {
+			st.cnt.chkdown.Add(1)
+			st.downSince = now
+		} else if !st.downSince.IsZero() {
+			st.downtime += now.Sub(st.downSince)
+			st.downSince = time.Time{}
+		}
+	}
+	st.mu.Unlock()
+	if !changed {
+		return
+	}
+	be.mu.Lock()
+	be.refreshLocked()
+	act, bck := 0, 0
+	for _, o := range be.servers {
+		if o.lb.Usable {
+			if o.lb.Backup {
+				bck++
+			} else {
+				act++
+			}
+		}
+	}
+	cur := s.lb.Served
+	q := s.queue.len()
+	be.mu.Unlock()
+	reason := res.Status.Desc()
+	detail := ""
+	if res.Code != 0 {
+		detail = fmt.Sprintf(", code: %d", res.Code)
+	}
+	if res.Info != "" {
+		detail += fmt.Sprintf(", info: \"%s\"", res.Info)
+	}
+	ms := res.Duration.Milliseconds()
+	var msg string
+	if wasUp {
+		msg = fmt.Sprintf("Server %s/%s is DOWN, reason: %s%s, check duration: %dms. %d active and %d backup servers left. %d sessions active, 0 requeued, %d remaining in queue.",
+			be.cfg.Name, cfg.Name, reason, detail, ms, act, bck, cur, q)
+		be.s.event(be, logfmt.LevelAlert, msg)
+		if act == 0 && bck == 0 {
+			be.s.event(be, logfmt.LevelEmerg, fmt.Sprintf("backend %s has no server available!", be.cfg.Name))
+		}
+	} else {
+		msg = fmt.Sprintf("Server %s/%s is UP, reason: %s%s, check duration: %dms. %d active and %d backup servers online. 0 sessions requeued, 0 total in queue.",
+			be.cfg.Name, cfg.Name, reason, detail, ms, act, bck)
+		be.s.event(be, logfmt.LevelNotice, msg)
+	}
+}
+
+// srcAddr extracts the client's address for balancing.
+func srcAddr(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}

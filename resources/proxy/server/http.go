@@ -1,0 +1,537 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/balance"
+	"github.com/duet-ha/duet/resources/proxy/config"
+	"github.com/duet-ha/duet/resources/proxy/httpx"
+	"github.com/duet-ha/duet/resources/proxy/logfmt"
+)
+
+// httpConn is one client connection in HTTP mode.
+type httpConn struct {
+	s       *Server
+	fe      *frontend
+	sess    *session
+	c       *dconn
+	pc      prefixConn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	req     httpx.Head
+	resp    httpx.Head
+	feName  string
+	dstPort int
+	src     netip.Addr
+	srcStr  string
+	lbreq   balance.Request
+}
+
+func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int) {
+	h := &httpConn{s: s, fe: fe, sess: sess, feName: feName, dstPort: dstPort}
+	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
+	h.pc.c = h.c
+	h.src = srcAddr(c.RemoteAddr())
+	h.srcStr = c.RemoteAddr().String()
+	h.lbreq.Src = h.src
+	h.lbreq.Headers = h.req.Get
+	defer func() {
+		if h.br != nil {
+			putReader(h.br)
+		}
+		if h.bw != nil {
+			putWriter(h.bw)
+		}
+	}()
+	first := true
+	for {
+		if !h.waitRequest(first) {
+			return
+		}
+		keep := h.serveOne(first)
+		first = false
+		if !keep || s.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// waitRequest waits for the first byte of the next request without holding buffers (idle keep-alive connections
+// cost no buffer memory), then attaches pooled buffers.
+func (h *httpConn) waitRequest(first bool) bool {
+	t := h.fe.cfg.Timeouts
+	to := t.HTTPRequest
+	if !first && t.HTTPKeepAlive > 0 {
+		to = t.HTTPKeepAlive
+	}
+	if to == 0 {
+		to = t.Client
+	}
+	if h.br != nil && h.br.Buffered() > 0 {
+		// pipelined request already buffered
+		return true
+	}
+	if h.br != nil {
+		putReader(h.br)
+		h.br = nil
+	}
+	if h.bw != nil {
+		putWriter(h.bw)
+		h.bw = nil
+	}
+	h.c.setRead(to)
+	n, err := h.c.Conn.Read(h.pc.b[:])
+	if n == 0 || err != nil {
+		if first && isTimeout(err) {
+			// haproxy answers 408 to a connection that sent nothing in time
+			h.fe.cnt.ereq.Add(1)
+			_, _ = h.c.Conn.Write(httpx.ErrorResponse(408))
+			h.logError(408, "cR", nil, time.Now())
+		}
+		return false
+	}
+	h.pc.has = true
+	h.br = getReader(&h.pc)
+	h.bw = getWriter(h.c)
+	return true
+}
+
+func (h *httpConn) backendFor() *backend { return h.fe.defBE }
+
+// serveOne handles one request; it reports whether the client connection stays open.
+func (h *httpConn) serveOne(first bool) bool {
+	s, fe := h.s, h.fe
+	start := time.Now()
+	t := fe.cfg.Timeouts
+	reqTO := t.HTTPRequest
+	if reqTO == 0 {
+		reqTO = t.Client
+	}
+	if first || t.HTTPRequest > 0 {
+		h.c.setRead(reqTO)
+	}
+	err := h.req.ReadRequest(h.br)
+	h.c.rdl = time.Time{}
+	h.c.setRead(0)
+	if err != nil {
+		var pe *httpx.Error
+		switch {
+		case errors.As(err, &pe):
+			fe.cnt.ereq.Add(1)
+			h.writeError(pe.Status)
+			h.logError(pe.Status, "PR", nil, start)
+		case isTimeout(err):
+			fe.cnt.ereq.Add(1)
+			h.writeError(408)
+			h.logError(408, "cR", nil, start)
+		case errors.Is(err, httpx.ErrEmpty):
+		default:
+			fe.cnt.cliAbrt.Add(1)
+			if !fe.cfg.Options.DontLogNull {
+				h.logError(400, "CR", nil, start)
+			}
+		}
+		return false
+	}
+	tR := time.Since(start)
+	s.cumReq.Add(1)
+	fe.cnt.reqTot.Add(1)
+	fe.cnt.reqRate.add(start)
+	reqLine := ""
+	if len(fe.cfg.Logs) > 0 {
+		reqLine = string(h.req.Method) + " " + string(h.req.URI) + " HTTP/1." + strconv.Itoa(h.req.Minor)
+	}
+	if fe.cfg.MonitorURI != "" && string(h.req.URI) == fe.cfg.MonitorURI {
+		h.writeRaw(200, "text/html", "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n", nil)
+		return !h.req.ConnClose
+	}
+	be := h.backendFor()
+	if st := h.statsFor(be); st != nil {
+		keep := h.serveStats(st, be, start, reqLine)
+		return keep && !h.req.ConnClose
+	}
+	if be == nil {
+		fe.cnt.status(503)
+		h.writeError(503)
+		h.log(&logfmt.Entry{Backend: fe.cfg.Name, Server: "<NOSRV>", Status: 503, Term: "SC--", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}, start, reqLine, nil)
+		return false
+	}
+	h.sess.be.Store(be)
+	return h.forward(be, start, tR, reqLine)
+}
+
+// forward sends the request to a server of be and relays the response.
+func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLine string) bool {
+	s, fe := h.s, h.fe
+	be.cnt.open(time.Now())
+	defer be.cnt.scur.Add(-1)
+	be.cnt.reqTot.Add(1)
+	e := logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
+	opts := be.cfg.Options
+	closeServer := opts.HTTPServerClose || opts.HTTPClose || fe.cfg.Options.HTTPServerClose || fe.cfg.Options.HTTPClose
+	closeClient := h.req.ConnClose || opts.HTTPClose || fe.cfg.Options.HTTPClose || h.req.HadCLAndTE
+	h.lbreq.URI = string(h.req.URI)
+	if be.cfg.Balance.Algo == config.AlgoHash {
+		if v := h.req.Get("host"); len(v) > 0 {
+			h.lbreq.Host = v[0]
+		}
+	}
+	bodyKind := h.req.RequestBody()
+	canRetryIdle := bodyKind == httpx.BodyNone
+	var res connectResult
+	var bc *beConn
+	for attempt := 0; ; attempt++ {
+		res = be.connect(s.ctx, &h.lbreq, h.dstPort, !closeServer && attempt == 0)
+		if res.err != nil {
+			e.Tw = res.tw.Milliseconds()
+			e.Retries, e.Redispatch = res.retries, res.redispatch
+			term := "SC--"
+			if errors.Is(res.err, errQueueTimeout) {
+				term = "sQ--"
+			}
+			if res.srv != nil {
+				e.Server = res.srv.cfg.Name
+			}
+			fe.cnt.status(503)
+			be.cnt.status(503)
+			e.Status, e.Term = 503, term
+			h.writeError(503)
+			h.log(&e, start, reqLine, be)
+			return false
+		}
+		bc = res.conn
+		// write the request head
+		werr := h.writeRequestHead(bc, be, closeServer)
+		if werr == nil {
+			werr = bc.bw.Flush()
+		}
+		if werr != nil && canRetryIdle && attempt == 0 {
+			// a reused keep-alive connection the server had closed: retry on a fresh one
+			s.untrack(bc.c.Conn)
+			bc.close()
+			be.release(res.srv)
+			continue
+		}
+		if werr != nil {
+			return h.serverFailed(be, res, bc, &e, start, reqLine, 502, "SH--")
+		}
+		break
+	}
+	sv := res.srv
+	h.sess.srv.Store(sv)
+	e.Server = sv.cfg.Name
+	e.Tw, e.Tc = res.tw.Milliseconds(), res.tc.Milliseconds()
+	e.Retries, e.Redispatch = res.retries, res.redispatch
+	sv.st.cnt.reqTot.Add(1)
+	// request body (after a 100 Continue when the client asked for one)
+	var inBytes int64
+	gotInterim := false
+	if bodyKind != httpx.BodyNone && !h.req.Expect100 {
+		n, err := httpx.CopyBody(bc.bw, h.br, bodyKind, h.req.ContentLength, 400)
+		inBytes += n
+		if err == nil {
+			err = bc.bw.Flush()
+		}
+		if err != nil {
+			var pe *httpx.Error
+			if errors.As(err, &pe) {
+				fe.cnt.ereq.Add(1)
+				return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "PR--")
+			}
+			return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "CD--")
+		}
+	}
+	tSent := time.Now()
+	// response head (relaying interim 1xx responses)
+	for {
+		bc.c.setRead(be.cfg.Timeouts.Server)
+		err := h.resp.ReadResponse(bc.br)
+		bc.c.rdl = time.Time{}
+		if err != nil {
+			if errors.Is(err, httpx.ErrEmpty) && canRetryIdle && !gotInterim {
+				// closed keep-alive connection: haproxy would retry on a new connection
+				s.untrack(bc.c.Conn)
+				bc.close()
+				nb, derr := s.dial(s.ctx, sv, h.dstPort, be.cfg.Timeouts.Connect)
+				if derr == nil {
+					bc = nb
+					res.conn = nb
+					if h.writeRequestHead(bc, be, closeServer) == nil && bc.bw.Flush() == nil {
+						continue
+					}
+				}
+				return h.serverFailed(be, res, bc, &e, start, reqLine, 502, "SH--")
+			}
+			if isTimeout(err) {
+				return h.serverFailed(be, res, bc, &e, start, reqLine, 504, "sH--")
+			}
+			sv.st.cnt.eresp.Add(1)
+			be.cnt.eresp.Add(1)
+			return h.serverFailed(be, res, bc, &e, start, reqLine, 502, "SH--")
+		}
+		if h.resp.Status >= 100 && h.resp.Status < 200 && h.resp.Status != 101 {
+			gotInterim = true
+			h.resp.WriteStatusLine(h.bw)
+			h.resp.WriteFields(h.bw)
+			h.bw.WriteString("\r\n")
+			if err := h.bw.Flush(); err != nil {
+				return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "CD--")
+			}
+			if h.resp.Status == 100 && h.req.Expect100 && bodyKind != httpx.BodyNone {
+				n, err := httpx.CopyBody(bc.bw, h.br, bodyKind, h.req.ContentLength, 400)
+				inBytes += n
+				if err == nil {
+					err = bc.bw.Flush()
+				}
+				if err != nil {
+					return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "CD--")
+				}
+				bodyKind = httpx.BodyNone
+			}
+			continue
+		}
+		break
+	}
+	if h.req.Expect100 && bodyKind != httpx.BodyNone {
+		// the server answered without reading the body: the client's body is still coming, close after
+		closeClient = true
+	}
+	e.Tr = time.Since(tSent).Milliseconds()
+	status := h.resp.Status
+	e.Status = status
+	fe.cnt.status(status)
+	be.cnt.status(status)
+	sv.st.cnt.status(status)
+	respKind := h.resp.ResponseBody(h.req.Method)
+	upgrade := status == 101 && h.resp.Upgrade
+	if respKind == httpx.BodyUntilClose {
+		closeClient = true
+	}
+	// response head to the client
+	h.resp.WriteStatusLine(h.bw)
+	h.resp.WriteFields(h.bw)
+	switch {
+	case upgrade:
+		h.bw.WriteString("Connection: upgrade\r\n")
+	case closeClient:
+		h.bw.WriteString("Connection: close\r\n")
+	case h.req.Minor == 0:
+		h.bw.WriteString("Connection: keep-alive\r\n")
+	}
+	h.bw.WriteString("\r\n")
+	outBytes := int64(0)
+	if upgrade {
+		if err := h.bw.Flush(); err != nil {
+			return h.serverFailed(be, res, bc, &e, start, reqLine, 0, "CD--")
+		}
+		// tunnel: flush what is buffered on both sides, then pipe
+		if n := h.br.Buffered(); n > 0 {
+			b, _ := h.br.Peek(n)
+			_, _ = bc.c.Write(b)
+		}
+		if n := bc.br.Buffered(); n > 0 {
+			b, _ := bc.br.Peek(n)
+			_, _ = h.c.Write(b)
+		}
+		tt := be.cfg.Timeouts.Tunnel
+		cto, sto := fe.cfg.Timeouts.Client, be.cfg.Timeouts.Server
+		if tt > 0 {
+			cto, sto = tt, tt
+		}
+		h.c.rto, h.c.wto, bc.c.rto, bc.c.wto = cto, cto, sto, sto
+		in, out, _, _ := pipe(h.c, bc.c, cto, sto)
+		inBytes += in
+		outBytes += out
+		h.finish(be, sv, bc, false, inBytes, outBytes, &e, start, reqLine, "----")
+		return false
+	}
+	n, err := httpx.CopyBody(h.bw, bc.br, respKind, h.resp.ContentLength, 502)
+	outBytes += n
+	if err == nil {
+		err = h.bw.Flush()
+	}
+	if err != nil {
+		term := "SD--"
+		if isTimeout(err) {
+			term = "sD--"
+		}
+		h.finish(be, sv, bc, false, inBytes, outBytes, &e, start, reqLine, term)
+		return false
+	}
+	reuse := !closeServer && !h.resp.ConnClose && respKind != httpx.BodyUntilClose && bc.br.Buffered() == 0
+	h.finish(be, sv, bc, reuse, inBytes, outBytes, &e, start, reqLine, "----")
+	return !closeClient
+}
+
+// writeRequestHead writes the request head to the server with haproxy's connection handling and forwardfor.
+func (h *httpConn) writeRequestHead(bc *beConn, be *backend, closeServer bool) error {
+	w := bc.bw
+	h.req.WriteRequestLine(w)
+	h.req.WriteFields(w)
+	ff := be.cfg.Options.Forwardfor
+	if ff == nil {
+		ff = h.fe.cfg.Options.Forwardfor
+	}
+	if ff != nil && h.src.IsValid() && !(ff.IfNone && h.req.Has(ff.Header)) && !exceptMatch(ff.Except, h.src) {
+		w.WriteString(ff.Header)
+		w.WriteString(": ")
+		w.WriteString(h.src.String())
+		w.WriteString("\r\n")
+	}
+	switch {
+	case h.req.Upgrade:
+		w.WriteString("Connection: upgrade\r\n")
+	case closeServer:
+		w.WriteString("Connection: close\r\n")
+	case h.req.Minor == 0:
+		w.WriteString("Connection: keep-alive\r\n")
+	}
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+func exceptMatch(except string, a netip.Addr) bool {
+	if except == "" {
+		return false
+	}
+	if p, err := netip.ParsePrefix(except); err == nil {
+		return p.Contains(a)
+	}
+	if x, err := netip.ParseAddr(except); err == nil {
+		return x == a
+	}
+	return false
+}
+
+// serverFailed answers the client with status (0 = nothing), closes the server connection and logs.
+func (h *httpConn) serverFailed(be *backend, res connectResult, bc *beConn, e *logfmt.Entry, start time.Time, reqLine string, status int, term string) bool {
+	if status != 0 {
+		h.fe.cnt.status(status)
+		be.cnt.status(status)
+		h.writeError(status)
+	}
+	e.Status = status
+	if status == 0 {
+		e.Status = -1
+	}
+	h.finish(be, res.srv, bc, false, 0, 0, e, start, reqLine, term)
+	return false
+}
+
+// finish releases or closes the server connection, frees the server slot, counts bytes and logs.
+func (h *httpConn) finish(be *backend, sv *srv, bc *beConn, reuse bool, in, out int64, e *logfmt.Entry, start time.Time, reqLine, term string) {
+	if bc != nil {
+		if reuse {
+			sv.putIdle(bc)
+		} else {
+			h.s.untrack(bc.c.Conn)
+			bc.close()
+			putReader(bc.br)
+			putWriter(bc.bw)
+		}
+	}
+	if sv != nil {
+		be.release(sv)
+		sv.st.cnt.bin.Add(in)
+		sv.st.cnt.bout.Add(out)
+	}
+	h.fe.cnt.bin.Add(in)
+	h.fe.cnt.bout.Add(out)
+	be.cnt.bin.Add(in)
+	be.cnt.bout.Add(out)
+	e.Bytes = out
+	e.Term = term
+	h.log(e, start, reqLine, be)
+}
+
+func (h *httpConn) writeError(status int) {
+	if h.bw != nil {
+		h.bw.Write(httpx.ErrorResponse(status))
+		_ = h.bw.Flush()
+		return
+	}
+	_, _ = h.c.Write(httpx.ErrorResponse(status))
+}
+
+func (h *httpConn) writeRaw(status int, ctype, body string, extra []string) {
+	reason, _ := httpx.StatusText(status)
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\n")
+	b.WriteString("content-length: " + strconv.Itoa(len(body)) + "\r\n")
+	if ctype != "" {
+		b.WriteString("content-type: " + ctype + "\r\n")
+	}
+	for _, x := range extra {
+		b.WriteString(x + "\r\n")
+	}
+	if h.req.ConnClose {
+		b.WriteString("connection: close\r\n")
+	}
+	b.WriteString("\r\n")
+	if string(h.req.Method) != "HEAD" {
+		b.WriteString(body)
+	}
+	_, _ = io.WriteString(h.bw, b.String())
+	_ = h.bw.Flush()
+}
+
+func (h *httpConn) logError(status int, term string, be *backend, start time.Time) {
+	e := logfmt.Entry{Backend: h.fe.cfg.Name, Server: "<NOSRV>", Status: status, Term: term, TR: -1, Tw: -1, Tc: -1, Tr: -1}
+	h.log(&e, start, "", be)
+}
+
+// log sends the httplog line for one request.
+func (h *httpConn) log(e *logfmt.Entry, start time.Time, reqLine string, be *backend) {
+	s, fe := h.s, h.fe
+	if s.logs == nil || len(fe.cfg.Logs) == 0 {
+		return
+	}
+	if fe.cfg.Options.DontLogNormal && e.Status > 0 && e.Status < 500 && strings.HasPrefix(e.Term, "--") {
+		return
+	}
+	e.Client = h.srcStr
+	e.Accept = h.sess.accept
+	e.Request = start
+	e.Frontend = h.feName
+	e.Ta = time.Since(start).Milliseconds()
+	e.Tt = e.Ta
+	e.RequestLine = reqLine
+	e.ActConn = s.actconn.Load()
+	e.FeConn = fe.cnt.scur.Load()
+	if be != nil {
+		e.BeConn = be.cnt.scur.Load()
+	}
+	s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, e, true), time.Now())
+}
+
+// formatLog picks the proxy's log format: httplog [clf], tcplog, or haproxy's default "Connect from" line.
+func (s *Server) formatLog(fe *frontend, e *logfmt.Entry, isHTTP bool) string {
+	o := fe.cfg.Options
+	switch {
+	case o.HTTPLog && o.HTTPLogCLF && isHTTP:
+		return logfmt.CLFLog(e)
+	case o.HTTPLog && isHTTP:
+		return logfmt.HTTPLog(e)
+	case o.TCPLog || (o.HTTPLog && !isHTTP):
+		if e.Tt == 0 && e.Ta > 0 {
+			e.Tt = e.Ta
+		}
+		return logfmt.TCPLog(e)
+	}
+	mode := "TCP"
+	if isHTTP {
+		mode = "HTTP"
+	}
+	local := ""
+	if sess, ok := s.sessions.Load(uint64(0)); ok {
+		_ = sess
+	}
+	return "Connect from " + e.Client + " to " + local + " (" + fe.cfg.Name + "/" + mode + ")"
+}

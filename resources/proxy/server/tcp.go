@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/balance"
+	"github.com/duet-ha/duet/resources/proxy/config"
+	"github.com/duet-ha/duet/resources/proxy/logfmt"
+)
+
+// session is one client connection, listed by "show sess".
+type session struct {
+	id     uint64
+	fe     *frontend
+	client net.Conn
+	accept time.Time
+	be     atomic.Pointer[backend]
+	srv    atomic.Pointer[srv]
+}
+
+func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind) {
+	now := time.Now()
+	s.actconn.Add(1)
+	defer s.actconn.Add(-1)
+	s.cumConns.Add(1)
+	s.connRate.add(now)
+	s.sessRate.add(now)
+	fe.cnt.open(now)
+	fe.cnt.connTot.Add(1)
+	fe.cnt.connRate.add(now)
+	defer fe.cnt.scur.Add(-1)
+	sess := &session{id: s.sessID.Add(1), fe: fe, client: c, accept: now}
+	s.sessions.Store(sess.id, sess)
+	defer s.sessions.Delete(sess.id)
+	feName := fe.cfg.Name
+	if bind.SSL {
+		tc := tls.Server(c, fe.tlsConfig[bind.Spec])
+		if to := fe.cfg.Timeouts.Client; to > 0 {
+			_ = c.SetDeadline(time.Now().Add(to))
+		}
+		if err := tc.HandshakeContext(s.ctx); err != nil {
+			fe.cnt.ereq.Add(1)
+			return
+		}
+		_ = c.SetDeadline(time.Time{})
+		c = tc
+		feName += "~"
+	}
+	dstPort := 0
+	if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		dstPort = ta.Port
+	}
+	if fe.cfg.Mode == config.ModeHTTP {
+		s.serveHTTP(c, fe, sess, feName, dstPort)
+		return
+	}
+	s.serveTCP(c, fe, sess, feName, dstPort)
+}
+
+func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int) {
+	accept := sess.accept
+	e := logfmt.Entry{Client: c.RemoteAddr().String(), Accept: accept, Frontend: feName, Backend: fe.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1}
+	be := fe.defBE
+	var bytesOut int64
+	term := "--"
+	defer func() {
+		if s.logs == nil || len(fe.cfg.Logs) == 0 {
+			return
+		}
+		if fe.cfg.Options.DontLogNull && bytesOut == 0 && term == "--" {
+			return
+		}
+		e.Tt = time.Since(accept).Milliseconds()
+		e.Bytes = bytesOut
+		e.Term = term
+		e.ActConn = s.actconn.Load()
+		e.FeConn = fe.cnt.scur.Load()
+		if be != nil {
+			e.BeConn = be.cnt.scur.Load()
+		}
+		s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, &e, false), time.Now())
+	}()
+	if be == nil {
+		term = "PC"
+		return
+	}
+	sess.be.Store(be)
+	e.Backend = be.cfg.Name
+	be.cnt.open(time.Now())
+	defer be.cnt.scur.Add(-1)
+	cd := &dconn{Conn: c}
+	req := &balance.Request{Src: srcAddr(c.RemoteAddr())}
+	var early []byte
+	if be.cfg.Balance.Algo == config.AlgoRDPCookie {
+		// look at what the client sent first, waiting briefly for the RDP connection request
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		buf := make([]byte, 1024)
+		n, _ := c.Read(buf)
+		_ = c.SetReadDeadline(time.Time{})
+		early = buf[:n]
+		req.Payload = early
+	}
+	res := be.connect(s.ctx, req, dstPort, false)
+	e.Tw = res.tw.Milliseconds()
+	e.Retries, e.Redispatch = res.retries, res.redispatch
+	if res.err != nil {
+		switch {
+		case errors.Is(res.err, errQueueTimeout):
+			term = "sQ"
+		case errors.Is(res.err, errNoServer):
+			term = "SC"
+		default:
+			term = "SC"
+			e.Tc = -1
+		}
+		if res.srv != nil {
+			e.Server = res.srv.cfg.Name
+		}
+		return
+	}
+	sv := res.srv
+	sess.srv.Store(sv)
+	e.Server = sv.cfg.Name
+	e.Tc = res.tc.Milliseconds()
+	e.SrvConn = sv.st.cnt.scur.Load()
+	defer be.release(sv)
+	bc := res.conn
+	defer func() {
+		s.untrack(bc.c.Conn)
+		bc.close()
+		putReader(bc.br)
+		putWriter(bc.bw)
+	}()
+	t := be.cfg.Timeouts
+	cto, sto := fe.cfg.Timeouts.Client, t.Server
+	if t.Tunnel > 0 {
+		cto, sto = t.Tunnel, t.Tunnel
+	}
+	cd.rto, cd.wto = cto, cto
+	bc.c.rto, bc.c.wto = sto, sto
+	if len(early) > 0 {
+		if _, err := bc.c.Write(early); err != nil {
+			term = "SD"
+			return
+		}
+	}
+	in, out, t1, t2 := pipe(cd, bc.c, cto, sto)
+	in += int64(len(early))
+	bytesOut = out
+	fe.cnt.bin.Add(in)
+	fe.cnt.bout.Add(out)
+	be.cnt.bin.Add(in)
+	be.cnt.bout.Add(out)
+	sv.st.cnt.bin.Add(in)
+	sv.st.cnt.bout.Add(out)
+	switch {
+	case t1 == 'T':
+		term = "cD"
+	case t2 == 'T':
+		term = "sD"
+	case t1 == 'E':
+		term = "CD"
+		fe.cnt.cliAbrt.Add(1)
+	case t2 == 'E':
+		term = "SD"
+		sv.st.cnt.srvAbrt.Add(1)
+	}
+}
+
+// pipe copies both ways with half-close until both directions end. It returns the bytes client->server and
+// server->client and how each direction ended: 0 normal, 'T' timeout, 'E' error.
+func pipe(client, server *dconn, cto, sto time.Duration) (int64, int64, byte, byte) {
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	var out int64
+	var t2 byte
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		out, t2 = copyDir(client, server, &last, sto)
+	}()
+	in, t1 := copyDir(server, client, &last, cto)
+	wg.Wait()
+	return in, out, t1, t2
+}
+
+// copyDir copies src to dst; a read timeout only ends the copy when neither direction moved data for the timeout.
+func copyDir(dst, src *dconn, last *atomic.Int64, to time.Duration) (int64, byte) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	var n int64
+	var how byte
+	for {
+		r, err := src.Read(buf)
+		if r > 0 {
+			last.Store(time.Now().UnixNano())
+			if _, werr := dst.Write(buf[:r]); werr != nil {
+				how = 'E'
+				if isTimeout(werr) {
+					how = 'T'
+				}
+				break
+			}
+			n += int64(r)
+		}
+		if err != nil {
+			if isTimeout(err) {
+				if to > 0 && time.Since(time.Unix(0, last.Load())) < to {
+					src.rdl = time.Time{}
+					continue
+				}
+				how = 'T'
+			} else if err != io.EOF {
+				how = 'E'
+			}
+			break
+		}
+	}
+	// half-close: tell the other side we are done writing
+	if cw, ok := dst.Conn.(interface{ CloseWrite() error }); ok && how == 0 {
+		_ = cw.CloseWrite()
+	} else {
+		_ = dst.Conn.Close()
+		_ = src.Conn.Close()
+	}
+	return n, how
+}
+
+var _ = context.Background

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// dconn gives a connection haproxy's inactivity timeouts: each Read (Write) pushes the read (write) deadline
+// to now+timeout, refreshing the kernel timer only when a quarter of the timeout has elapsed.
+type dconn struct {
+	net.Conn
+	rto, wto time.Duration
+	rdl, wdl time.Time
+}
+
+func (d *dconn) Read(p []byte) (int, error) {
+	if d.rto > 0 {
+		now := time.Now()
+		if d.rdl.Sub(now) < d.rto*3/4 {
+			d.rdl = now.Add(d.rto)
+			_ = d.Conn.SetReadDeadline(d.rdl)
+		}
+	}
+	return d.Conn.Read(p)
+}
+
+func (d *dconn) Write(p []byte) (int, error) {
+	if d.wto > 0 {
+		now := time.Now()
+		if d.wdl.Sub(now) < d.wto*3/4 {
+			d.wdl = now.Add(d.wto)
+			_ = d.Conn.SetWriteDeadline(d.wdl)
+		}
+	}
+	return d.Conn.Write(p)
+}
+
+// setRead sets an absolute read deadline (0 = the inactivity timeout rto, or none).
+func (d *dconn) setRead(to time.Duration) {
+	if to <= 0 {
+		to = d.rto
+	}
+	if to <= 0 {
+		d.rdl = time.Time{}
+		_ = d.Conn.SetReadDeadline(time.Time{})
+		return
+	}
+	d.rdl = time.Now().Add(to)
+	_ = d.Conn.SetReadDeadline(d.rdl)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// prefixConn re-injects one byte read while the connection was idle without a buffer.
+type prefixConn struct {
+	c   io.Reader
+	b   [1]byte
+	has bool
+}
+
+func (p *prefixConn) Read(buf []byte) (int, error) {
+	if p.has && len(buf) > 0 {
+		buf[0] = p.b[0]
+		p.has = false
+		return 1, nil
+	}
+	return p.c.Read(buf)
+}
+
+const bufSize = 16384
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+	copyPool   = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+)
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(w)
+	return bw
+}
+
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	writerPool.Put(bw)
+}
+
+// rate counts events per second over the last full second (haproxy's *_rate columns).
+type rate struct {
+	mu        sync.Mutex
+	sec       int64
+	cur, prev int64
+	max       int64
+}
+
+func (r *rate) add(now time.Time) {
+	r.mu.Lock()
+	s := now.Unix()
+	r.roll(s)
+	r.cur++
+	if r.cur > r.max {
+		r.max = r.cur
+	}
+	r.mu.Unlock()
+}
+
+func (r *rate) roll(s int64) {
+	if s != r.sec {
+		if s == r.sec+1 {
+			r.prev = r.cur
+		} else {
+			r.prev = 0
+		}
+		r.cur, r.sec = 0, s
+	}
+}
+
+// get returns the current rate (events in the last second) and the max seen.
+func (r *rate) get(now time.Time) (int64, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.roll(now.Unix())
+	return r.prev, r.max
+}
+
+// counters are the stats counters of a frontend, backend or server; they survive reloads.
+type counters struct {
+	scur, smax, stot, lbtot           atomic.Int64
+	bin, bout                         atomic.Int64
+	dreq, dresp, ereq, econ, eresp    atomic.Int64
+	wretr, wredis                     atomic.Int64
+	hrsp                              [6]atomic.Int64 // 1xx..5xx, other
+	reqTot, cliAbrt, srvAbrt, connTot atomic.Int64
+	qmax                              atomic.Int64
+	lastSess                          atomic.Int64 // unix seconds, 0 = never
+	chkfail, chkdown                  atomic.Int64
+	sessRate, reqRate, connRate       rate
+	ttimeSum, ttimeN                  atomic.Int64 // for ttime (average over the last requests, approximated)
+	qtimeSum, ctimeSum, rtimeSum      atomic.Int64
+}
+
+func (c *counters) open(now time.Time) {
+	n := c.scur.Add(1)
+	for {
+		m := c.smax.Load()
+		if n <= m || c.smax.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	c.stot.Add(1)
+	c.sessRate.add(now)
+}
+
+func (c *counters) status(code int) {
+	i := code/100 - 1
+	if i < 0 || i > 4 {
+		i = 5
+	}
+	c.hrsp[i].Add(1)
+}
+
+func maxStore(a *atomic.Int64, v int64) {
+	for {
+		m := a.Load()
+		if v <= m || a.CompareAndSwap(m, v) {
+			return
+		}
+	}
+}
