@@ -168,6 +168,7 @@ func (s *state) actions() *builder {
 			b.add(&Action{Kind: Stop, Resource: p.id, Clone: s.cloneOf(p), Node: n, Timeout: s.opTimeout(p.id, "stop", 0), Reason: why})
 		}
 	}
+	restartWhy := s.dependentStops(b)
 	// Starts and their monitors.
 	for _, id := range order {
 		p := s.prims[id]
@@ -183,7 +184,9 @@ func (s *state) actions() *builder {
 				continue
 			}
 			why := p.reason
-			if b.find(Stop, id, n) != nil {
+			if w, ok := restartWhy[id+"@"+n]; ok {
+				why = w
+			} else if b.find(Stop, id, n) != nil {
 				why = "restart " + id + " on " + n + " after recovery"
 			}
 			st := b.add(&Action{Kind: Start, Resource: id, Clone: s.cloneOf(p), Node: n, Timeout: s.opTimeout(id, "start", 0), Reason: why})
@@ -211,6 +214,63 @@ func moveWhy(p *primPlan) string {
 		return fmt.Sprintf("moving to %s: %s", joinNodes(p.desired), p.reason)
 	}
 	return p.reason
+}
+
+// dependentStops stops what depends on a resource that stops: the later members of a group on that
+// node, and the "then" side of mandatory orders. Where they stay placed, the start loop starts them again,
+// so a recovery restarts the dependents too, as pacemaker does. It returns the reasons for those restarts.
+func (s *state) dependentStops(b *builder) map[string]string {
+	why := map[string]string{}
+	stopDep := func(id, n, cause string) bool {
+		p := s.prims[id]
+		if p == nil || !p.managed || p.blocked != "" || !slices.Contains(p.active, n) || b.find(Stop, id, n) != nil {
+			return false
+		}
+		reason := cause
+		if slices.Contains(p.desired, n) {
+			reason = "restart " + id + " on " + n + ": " + cause
+			why[id+"@"+n] = reason
+		}
+		b.add(&Action{Kind: Stop, Resource: id, Clone: s.cloneOf(p), Node: n, Timeout: s.opTimeout(id, "stop", 0), Reason: reason})
+		return true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, t := range s.tops {
+			if t.group == nil {
+				continue
+			}
+			for i, m := range t.members {
+				for _, st := range b.all(Stop, m) {
+					for _, later := range t.members[i+1:] {
+						if stopDep(later, st.Node, m+" stops first (group "+t.id+")") {
+							changed = true
+						}
+					}
+				}
+			}
+		}
+		for _, o := range s.c.Orders {
+			if o.EffectiveKind() != "Mandatory" || (o.FirstAction != "" && o.FirstAction != "start") {
+				continue
+			}
+			for _, f := range s.primsOf(o.First) {
+				if len(b.all(Stop, f)) == 0 {
+					continue
+				}
+				for _, t := range s.primsOf(o.Then) {
+					if p := s.prims[t]; p != nil {
+						for _, n := range p.active {
+							if stopDep(t, n, fmt.Sprintf("%s stops first (order %s)", f, o.ID)) {
+								changed = true
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return why
 }
 
 // missingMonitors schedules the recurring monitors after a start, or those not active on a running resource.
