@@ -251,6 +251,9 @@ func (a *Agent) resolve(c config) (Link, netip.Prefix, error) {
 	if bits < 0 {
 		bits = c.ip.BitLen()
 	}
+	if c.label != "" && len(l.Name)+1+len(c.label) > 15 {
+		return Link{}, netip.Prefix{}, paramErr("iflabel", fmt.Sprintf("%q makes the label %s:%s longer than the kernel's 15 characters", c.label, l.Name, c.label))
+	}
 	return l, netip.PrefixFrom(c.ip, bits), nil
 }
 

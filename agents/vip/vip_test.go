@@ -167,6 +167,7 @@ func TestBadInput(t *testing.T) {
 		{"arp_count", []string{"ip", "10.250.0.100", "arp_count", "lots"}, agents.ErrConfigured, "parameter arp_count must be an integer"},
 		{"arp_interval", []string{"ip", "10.250.0.100", "arp_interval", "0"}, agents.ErrConfigured, "parameter arp_interval must be milliseconds"},
 		{"unknown param", []string{"ip", "10.250.0.100", "nics", "eth0"}, agents.ErrConfigured, "parameter nics is not a parameter of vip (did you mean nic?)"},
+		{"label too long", []string{"ip", "10.250.0.100", "iflabel", "averyverylongone"}, agents.ErrConfigured, "parameter iflabel \"averyverylongone\" makes the label eth0:averyverylongone longer than"},
 		{"label on ipv6", []string{"ip", "fd00::5", "iflabel", "x"}, agents.ErrConfigured, "parameter iflabel applies to IPv4 addresses only"},
 	}
 	for _, tt := range tests {
