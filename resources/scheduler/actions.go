@@ -136,7 +136,7 @@ func (s *state) actions() *builder {
 			if !ok || r.State != Unknown || !s.ns[n].Online || s.fenceWhy[n] != "" {
 				continue
 			}
-			if node, ok := s.c.Node(n); ok && node.Witness {
+			if s.witness(n) {
 				continue
 			}
 			b.add(&Action{Kind: Probe, Resource: id, Node: n, Timeout: s.opTimeout(id, "monitor", 0),
@@ -183,7 +183,7 @@ func (s *state) actions() *builder {
 			if s.noStart != "" && !s.isStonith(p.top) {
 				continue
 			}
-			why := p.reason
+			why := strings.TrimPrefix(p.reason, "blocked: ")
 			if w, ok := restartWhy[id+"@"+n]; ok {
 				why = w
 			} else if b.find(Stop, id, n) != nil {

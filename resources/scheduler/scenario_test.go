@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite the [expect] section of testdat
 //	quorum yes|no                     (default yes)
 //	policy stop|freeze|ignore|...     (no-quorum-policy verdict; default: the CIB's)
 //	now 2026-11-25T10:00:00Z          (default 2026-01-01T00:00:00Z)
-//	node NAME online|offline [dc] [unclean] [fenced] [attr=value...]
+//	node NAME online|offline [dc] [unclean] [fenced] [witness] [fence-requested] [attr=value...]
 //	rsc RSC NODE running|stopped|failed|stop-failed|unknown [monitors=10s,30s]
 //	fail RSC NODE COUNT [op=start] [at=TIME]  (at defaults to now)
 //	expires LOCATION TIME             (a lifetime, as crm resource move|ban LIFETIME sets)
@@ -159,6 +159,10 @@ func scenarioInput(file, cibText, stateText string) (Input, error) {
 					n.Unclean = true
 				case w == "fenced":
 					n.Fenced = true
+				case w == "witness":
+					n.Witness = true
+				case w == "fence-requested":
+					n.FenceRequested = true
 				case strings.Contains(w, "="):
 					k, v, _ := strings.Cut(w, "=")
 					if n.Attributes == nil {

@@ -114,6 +114,10 @@ func newState(in Input) *state {
 			s.fenceWhy[n] = "node " + n + " is unclean"
 			continue
 		}
+		if st.FenceRequested {
+			s.fenceWhy[n] = "fencing of " + n + " was requested"
+			continue
+		}
 		for _, id := range s.primIDs() {
 			if r, ok := s.obs[id][n]; ok && r.State == StopFailed {
 				s.fenceWhy[n] = "stop of " + id + " failed on " + n
@@ -167,7 +171,7 @@ func (s *state) gone(node string) bool {
 // cannotRun says why no resource may run on the node, or "".
 func (s *state) cannotRun(node string) string {
 	st := s.ns[node]
-	if n, ok := s.c.Node(node); ok && n.Witness {
+	if s.witness(node) {
 		return node + " is a witness"
 	}
 	switch {
@@ -182,6 +186,12 @@ func (s *state) cannotRun(node string) string {
 		return node + " standby"
 	}
 	return ""
+}
+
+// witness reports whether the node is a witness, by its state or its CIB entry.
+func (s *state) witness(node string) bool {
+	n, ok := s.c.Node(node)
+	return s.ns[node].Witness || (ok && n.Witness)
 }
 
 // meta looks a meta attribute up on the resource, then its containers, then rsc_defaults.

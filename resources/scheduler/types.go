@@ -32,8 +32,12 @@ type NodeState struct {
 	Name    string
 	Online  bool
 	Unclean bool // lost without a clean shutdown: must be fenced before its resources count as stopped
-	DC      bool
-	// Fenced reports that fencing of this node was confirmed (after Unclean or a failed stop).
+	DC      bool // informational: the scheduler runs on the DC, fence actions name only their target
+	// Witness marks a Raft voter that runs no resources (also taken from the CIB node entry).
+	Witness bool
+	// FenceRequested asks for this node to be fenced (crm node fence).
+	FenceRequested bool
+	// Fenced reports that fencing of this node was confirmed (after Unclean, a failed stop or a request).
 	Fenced     bool
 	Attributes map[string]string
 }
