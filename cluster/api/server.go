@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/resources/executor"
 )
 
 // Backend is what the handlers need from clusterd.
@@ -21,6 +22,8 @@ type Backend interface {
 	// Submit commits a command through the DC (forwarding when this node is not the DC, unless forwarded
 	// is set) and blocks until it is applied or ctx ends.
 	Submit(ctx context.Context, cmd store.Command, forwarded bool) (CommandResult, error)
+	// Exec runs an operation on this node's executor and blocks until it is done.
+	Exec(ctx context.Context, req executor.Request) executor.Result
 }
 
 // StatusError carries an HTTP status for Submit's errors.
@@ -65,6 +68,21 @@ func NewHandler(b Backend, rpcOnly bool) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
+	if rpcOnly {
+		mux.HandleFunc("POST "+PathExec, func(w http.ResponseWriter, r *http.Request) {
+			var req executor.Request
+			dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+			if err := dec.Decode(&req); err != nil {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("decode exec request: %w", err))
+				return
+			}
+			if req.Resource == "" || req.Agent == "" || req.Op == "" {
+				writeErr(w, http.StatusBadRequest, errors.New("exec request: rsc, agent and op are required"))
+				return
+			}
+			writeJSON(w, http.StatusOK, b.Exec(r.Context(), req))
+		})
+	}
 	if !rpcOnly {
 		mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, b.Status())

@@ -16,7 +16,7 @@ const (
 	PathStatus  = "/v1/status"
 	PathWatch   = "/v1/watch"
 	PathCommand = "/v1/command"
-	PathOp      = "/v1/op" // run one agent action on this node (meta-data, validate), for crm
+	PathExec    = "/v1/exec" // node-to-node: the DC runs an operation on this node
 	// HeaderForwarded marks a command that another node forwarded, so it is never forwarded twice.
 	HeaderForwarded = "X-Duet-Forwarded"
 )

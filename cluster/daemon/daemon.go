@@ -21,6 +21,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/duet-ha/duet/agents"
+	"github.com/duet-ha/duet/agents/builtin"
 	"github.com/duet-ha/duet/cluster/api"
 	"github.com/duet-ha/duet/cluster/cib"
 	"github.com/duet-ha/duet/cluster/client"
@@ -29,6 +31,7 @@ import (
 	"github.com/duet-ha/duet/cluster/store"
 	"github.com/duet-ha/duet/cluster/transport"
 	"github.com/duet-ha/duet/quorum"
+	"github.com/duet-ha/duet/resources/executor"
 )
 
 // Fencer is the seam where STONITH plugs in: Fence powers a node off (or reboots it) and returns only when
@@ -54,8 +57,10 @@ type Daemon struct {
 	incarn int64
 	rpc    *http.Client // node-to-node, over the authenticated transport
 
-	mux *transport.Mux
-	ml  *membership.Membership
+	mux  *transport.Mux
+	ml   *membership.Membership
+	reg  *agents.Registry
+	exec *executor.Executor
 
 	mu          sync.Mutex // guards everything below
 	rn          *raftNode
@@ -71,6 +76,9 @@ type Daemon struct {
 	fencing     map[string]bool // fence in flight
 	timeline    *store.Timeline // the failover being recorded
 	viewChanged chan struct{}
+	dcCancel    context.CancelFunc // stops the DC loop while this node leads
+	dcDone      chan struct{}
+	nqStopped   bool // resources were stopped for lack of quorum
 
 	wake chan struct{}
 	wg   sync.WaitGroup // goroutines started by the loop (fencing)
@@ -118,6 +126,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.preflight(ctx); err != nil {
 		return err
 	}
+	if err := d.startAgents(); err != nil {
+		return err
+	}
+	defer d.reg.Close()
 	mux, err := transport.Listen(d.raftAddr(d.cfg.BindAddr), d.cfg.Key, d.log)
 	if err != nil {
 		return err
@@ -174,6 +186,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		"wait_for_all", d.cfg.WaitForAllMode(), "witness", d.cfg.Witness)
 	d.loop(ctx)
 
+	// A clean stop: no more DC work, resources stopped here (pacemaker stops a node's resources before it
+	// leaves), then the graceful leave tells the peer at once that it may take over without fencing.
+	d.stopDC()
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 2*time.Minute)
+	if !d.cfg.Witness {
+		d.stopLocalResources(stopCtx, "clusterd is stopping")
+	}
+	cancelStop()
+	d.exec.Close()
 	stopServers()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -185,6 +206,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.rpc.CloseIdleConnections()
 	_ = os.Remove(d.cfg.Socket)
 	d.log.Info("clusterd stopped")
+	return nil
+}
+
+// startAgents builds the agent registry and the executor.
+func (d *Daemon) startAgents() error {
+	opts, err := builtin.Options(builtin.Config{Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.reg = agents.NewRegistry(opts)
+	d.exec = executor.New(d.cfg.NodeName, d.reg, d.log, d.onMonitorReport)
 	return nil
 }
 

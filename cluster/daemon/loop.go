@@ -53,11 +53,18 @@ func (d *Daemon) onMember(ev membership.Event) {
 	case membership.Leave:
 		delete(d.alive, ev.Node)
 		d.lostAt[ev.Node] = ev.At
-		d.log.Warn("peer lost", "peer", ev.Node)
 		if d.timeline == nil || time.Since(d.timeline.Start) > 30*time.Second {
 			d.timeline = &store.Timeline{Start: ev.At, Node: d.cfg.NodeName}
 		}
-		d.timelineLocked(ev.At, fmt.Sprintf("peer %s lost (gossip: no answer to probes)", ev.Node))
+		if ev.Graceful {
+			// A clean stop: the peer stopped its resources and said goodbye; nothing to fence.
+			d.fenced[ev.Node] = true
+			d.log.Info("peer left cleanly", "peer", ev.Node)
+			d.timelineLocked(ev.At, fmt.Sprintf("peer %s left cleanly (clusterd stopped)", ev.Node))
+		} else {
+			d.log.Warn("peer lost", "peer", ev.Node)
+			d.timelineLocked(ev.At, fmt.Sprintf("peer %s lost (gossip: no answer to probes)", ev.Node))
+		}
 	case membership.Join, membership.Update:
 		if ev.Err != nil {
 			d.log.Warn("bad metadata from peer", "peer", ev.Node, "err", ev.Err)
@@ -100,6 +107,39 @@ func (d *Daemon) onLeadership(ctx context.Context, leader bool) {
 	}
 	if leader && tl != nil {
 		d.commitTimeline(ctx, tl)
+	}
+	if leader {
+		d.startDC(ctx)
+	} else {
+		d.stopDC()
+	}
+}
+
+// startDC starts the DC loop unless it runs already.
+func (d *Daemon) startDC(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dcCancel != nil {
+		return
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	d.dcCancel, d.dcDone = cancel, done
+	go func() {
+		defer close(done)
+		d.runDC(dctx)
+	}()
+}
+
+// stopDC stops the DC loop and waits for its in-flight actions.
+func (d *Daemon) stopDC() {
+	d.mu.Lock()
+	cancel, done := d.dcCancel, d.dcDone
+	d.dcCancel, d.dcDone = nil, nil
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
 	}
 }
 
@@ -198,7 +238,25 @@ func (d *Daemon) evaluate(ctx context.Context) {
 	if !fresh {
 		d.maybeTakeover(ctx, rn, voters, v, policy, stonith)
 	}
+	d.noQuorumStop(ctx, v, isLeader)
 	d.maybeRejoin(ctx, rn, voters, isLeader, fresh)
+}
+
+// noQuorumStop applies no-quorum-policy=stop locally on a node that lost quorum and is not DC: no DC can
+// reach it to tell it, and its peers will recover its resources.
+func (d *Daemon) noQuorumStop(ctx context.Context, v quorum.Verdict, isLeader bool) {
+	d.mu.Lock()
+	if v.Quorate {
+		d.nqStopped = false
+	}
+	act := !v.Quorate && d.everQuorate && (v.Action == quorum.StopAll || v.Action == quorum.DemoteAll) && !isLeader && !d.nqStopped && !d.cfg.Witness
+	if act {
+		d.nqStopped = true
+	}
+	d.mu.Unlock()
+	if act {
+		d.stopLocalResources(ctx, "partition without quorum: "+v.Reason)
+	}
 }
 
 func serverIDs(servers []raft.Server) []string {

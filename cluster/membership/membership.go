@@ -80,7 +80,9 @@ type Event struct {
 	Addr string
 	Meta Meta
 	Err  error // a metadata decoding problem, if any
-	At   time.Time
+	// Graceful is set on a Leave that the node announced (a clean stop), as opposed to a failure.
+	Graceful bool
+	At       time.Time
 }
 
 // Config configures the gossip layer.
@@ -250,7 +252,7 @@ func (e *eventDelegate) emit(kind EventKind, n *memberlist.Node) {
 	if n.Name == e.m.cfg.Name {
 		return
 	}
-	ev := Event{Kind: kind, Node: n.Name, Addr: n.Addr.String(), At: time.Now()}
+	ev := Event{Kind: kind, Node: n.Name, Addr: n.Addr.String(), At: time.Now(), Graceful: kind == Leave && n.State == memberlist.StateLeft}
 	ev.Meta, ev.Err = DecodeMeta(n.Meta)
 	// memberlist calls delegates with its own locks held: never block it. The buffer is large; a full
 	// buffer means the owner stopped reading, and the next periodic evaluation catches up from Alive().

@@ -209,6 +209,7 @@ func (st *State) apply(c Command) (bool, error) {
 			fc := st.Status.FailCounts[c.Node][c.Rsc]
 			fc.Count++
 			fc.LastFailure = c.Op.When
+			fc.Op = c.Op.Op
 			st.Status.FailCounts[c.Node][c.Rsc] = fc
 		}
 		return false, nil

@@ -59,6 +59,8 @@ type OpRecord struct {
 	Failed   bool          `json:"failed"`
 	When     time.Time     `json:"when"`
 	Exec     time.Duration `json:"exec"`
+	// Monitors are the recurring monitor intervals active after this op.
+	Monitors []time.Duration `json:"monitors,omitempty"`
 	// LastFailure is the last failed op on this resource and node, kept for crm_mon's Failed Resource Actions.
 	LastFailure *FailedOp `json:"last_failure,omitempty"`
 }
@@ -77,6 +79,7 @@ type FailedOp struct {
 // FailCount counts failures of a resource on a node.
 type FailCount struct {
 	Count       int       `json:"count"`
+	Op          string    `json:"op,omitempty"` // the op of the last failure
 	LastFailure time.Time `json:"last_failure"`
 }
 

@@ -1,0 +1,321 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/duet-ha/duet/cluster/cib"
+	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/resources/executor"
+	"github.com/duet-ha/duet/resources/scheduler"
+)
+
+// runDC is the designated coordinator's loop; it runs while this node is the Raft leader. Each round it
+// builds the scheduler's input from the replicated state and the membership view, publishes the placement
+// reasons, and runs the plan's ready actions (those waiting for nothing) — local ones through this node's
+// executor, remote ones over RPC — recording every result through Raft. Results change the state, so the
+// next round plans again from the new facts: the plan is never followed blindly past a surprise.
+func (d *Daemon) runDC(ctx context.Context) {
+	d.log.Info("DC: scheduler running")
+	defer d.log.Info("DC: scheduler stopped")
+	var lastPub string
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		changed := d.Changed()
+		d.forgetLostNodes(ctx)
+		in := d.schedulerInput()
+		plan := scheduler.Schedule(in)
+		if pub := d.publishPlan(ctx, plan, lastPub); pub != "" {
+			lastPub = pub
+		}
+		var ready []scheduler.Action
+		for _, a := range plan.Actions {
+			if len(a.After) == 0 {
+				ready = append(ready, a)
+			}
+		}
+		if len(ready) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			case <-time.After(2 * time.Second):
+				// failure-timeout and move/ban lifetimes expire with time alone.
+			}
+			continue
+		}
+		d.runActions(ctx, in, ready)
+	}
+}
+
+// schedulerInput gathers what the scheduler needs.
+func (d *Daemon) schedulerInput() scheduler.Input {
+	st := d.store.State()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	stonith := cib.IsTrue(st.CIB.Property("stonith-enabled"))
+	in := scheduler.Input{CIB: st.CIB, Quorate: d.verdict.Quorate, NoQuorumPolicy: string(d.verdict.Policy), Now: time.Now()}
+	online := map[string]bool{}
+	for _, m := range d.cfg.Members() {
+		_, alive := d.alive[m.Name]
+		alive = alive || m.Name == d.cfg.NodeName
+		if m.Name == d.cfg.NodeName && d.fresh {
+			alive = false
+		}
+		online[m.Name] = alive
+		ns := scheduler.NodeState{Name: m.Name, Online: alive, DC: m.Name == d.cfg.NodeName, Fenced: d.fenced[m.Name]}
+		if !alive && stonith && !d.fenced[m.Name] && len(st.Status.Ops[m.Name]) > 0 {
+			ns.Unclean = true
+		}
+		in.Nodes = append(in.Nodes, ns)
+	}
+	for _, p := range st.CIB.Primitives {
+		for _, n := range in.Nodes {
+			rec, ok := st.Status.Ops[n.Name][p.ID]
+			switch {
+			case ok:
+				rs := scheduler.ResourceState{Resource: p.ID, Node: n.Name, Monitors: rec.Monitors}
+				switch {
+				case rec.Failed && rec.Op == "stop":
+					rs.State = scheduler.StopFailed
+				case rec.Failed:
+					rs.State = scheduler.Failed
+				case rec.Running:
+					rs.State = scheduler.Running
+				default:
+					rs.State = scheduler.Stopped
+				}
+				in.Resources = append(in.Resources, rs)
+			case online[n.Name] && !isWitness(st.CIB, n.Name):
+				in.Resources = append(in.Resources, scheduler.ResourceState{Resource: p.ID, Node: n.Name, State: scheduler.Unknown})
+			}
+		}
+	}
+	for node, m := range st.Status.FailCounts {
+		for rsc, fc := range m {
+			in.Failures = append(in.Failures, scheduler.FailCount{Resource: rsc, Node: node, Count: fc.Count, Op: fc.Op, LastFailure: fc.LastFailure})
+		}
+	}
+	return in
+}
+
+func isWitness(c *cib.CIB, name string) bool {
+	n, ok := c.Node(name)
+	return ok && n.Witness
+}
+
+// forgetLostNodes drops the op history of nodes that are known to be down — lost with stonith disabled, left
+// cleanly, or fenced — so that their resources count as stopped and are probed again when they return.
+func (d *Daemon) forgetLostNodes(ctx context.Context) {
+	st := d.store.State()
+	stonith := cib.IsTrue(st.CIB.Property("stonith-enabled"))
+	var forget []string
+	d.mu.Lock()
+	for node, ops := range st.Status.Ops {
+		if node == d.cfg.NodeName || len(ops) == 0 {
+			continue
+		}
+		if _, alive := d.alive[node]; alive {
+			continue
+		}
+		if !stonith || d.fenced[node] {
+			forget = append(forget, node)
+		}
+	}
+	d.mu.Unlock()
+	for _, node := range forget {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if _, err := d.Submit(cctx, store.Command{Kind: store.ForgetNode, Node: node}, false); err != nil {
+			d.log.Warn("forget lost node's resources", "node", node, "err", err)
+		} else {
+			d.log.Info("lost node's resources count as stopped", "node", node)
+		}
+		cancel()
+	}
+}
+
+// publishPlan stores the placement reasons for crm_mon and crm resource locate when they changed.
+func (d *Daemon) publishPlan(ctx context.Context, plan scheduler.Plan, last string) string {
+	tr := &store.Transition{DC: d.cfg.NodeName, Placed: map[string][]string{}, Reason: map[string]string{}}
+	for _, pl := range plan.Placements {
+		if len(pl.Nodes) == 0 || pl.Blocked {
+			tr.Reason[pl.Resource] = pl.Reason
+		}
+		for _, n := range pl.Nodes {
+			tr.Placed[n] = append(tr.Placed[n], pl.Resource)
+		}
+	}
+	for _, n := range plan.Notes {
+		tr.Reason["*"] += n + "; "
+	}
+	key := fmt.Sprint(tr.Placed, tr.Reason)
+	if key == last {
+		return ""
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := d.Submit(cctx, store.Command{Kind: store.SetPlan, Transition: tr}, false); err != nil {
+		return ""
+	}
+	return key
+}
+
+// runActions runs actions concurrently and records each result.
+func (d *Daemon) runActions(ctx context.Context, in scheduler.Input, actions []scheduler.Action) {
+	prims := map[string]cib.Primitive{}
+	for _, p := range in.CIB.Primitives {
+		prims[p.ID] = p
+	}
+	var wg sync.WaitGroup
+	for _, a := range actions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runAction(ctx, in.CIB, prims, a)
+		}()
+	}
+	wg.Wait()
+}
+
+func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib.Primitive, a scheduler.Action) {
+	if a.Kind == scheduler.Fence {
+		d.fenceAction(ctx, a)
+		return
+	}
+	p, ok := prims[a.Resource]
+	if !ok {
+		d.log.Warn("plan names an unknown resource", "rsc", a.Resource)
+		return
+	}
+	meta := maps.Clone(c.RscDefaults)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	maps.Copy(meta, p.Meta)
+	req := executor.Request{Op: string(a.Kind), Resource: p.ID, Agent: p.Agent(), Params: p.Params, Meta: meta,
+		Interval: a.Interval, Timeout: a.Timeout}
+	d.log.Info("DC: action", "rsc", a.Resource, "op", req.Op, "node", a.Node, "interval", a.Interval, "reason", a.Reason)
+	var res executor.Result
+	if a.Node == d.cfg.NodeName {
+		res = d.exec.Exec(ctx, req)
+	} else {
+		var err error
+		res, err = d.remoteExec(ctx, a.Node, req)
+		if err != nil {
+			d.log.Warn("DC: remote action failed to run", "rsc", a.Resource, "op", req.Op, "node", a.Node, "err", err)
+			// The node may be going away; membership decides. Do not record a result we do not have.
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+			return
+		}
+	}
+	d.recordResult(ctx, a.Node, req, res, time.Now())
+	if req.Op == "start" && !res.Failed {
+		d.TimelineEvent(fmt.Sprintf("%s started on %s", p.ID, a.Node))
+	}
+}
+
+// recordResult commits an operation's result to the replicated status.
+func (d *Daemon) recordResult(ctx context.Context, node string, req executor.Request, res executor.Result, when time.Time) {
+	op := req.Op
+	rec := &store.OpRecord{Op: op, Interval: req.Interval, RC: int(res.RC), Reason: res.Reason, Running: res.Running,
+		Failed: res.Failed, When: when.UTC(), Exec: res.Exec, Monitors: res.Monitors}
+	if res.Failed {
+		name := op
+		if op == "probe" {
+			name = "monitor"
+		}
+		rec.LastFailure = &store.FailedOp{Op: name, Interval: req.Interval, RC: int(res.RC), RCText: res.RC.String(), Reason: res.Reason, When: when.UTC(), Exec: res.Exec}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := d.Submit(cctx, store.Command{Kind: store.RecordOp, Node: node, Rsc: req.Resource, Op: rec}, false); err != nil {
+		d.log.Warn("record operation result", "rsc", req.Resource, "op", op, "node", node, "err", err)
+	}
+}
+
+// remoteExec runs an operation on another node over the RPC channel.
+func (d *Daemon) remoteExec(ctx context.Context, node string, req executor.Request) (executor.Result, error) {
+	var addr string
+	for _, m := range d.cfg.Members() {
+		if m.Name == node {
+			addr = net.JoinHostPort(m.Addr, strconv.Itoa(d.cfg.RaftPort))
+		}
+	}
+	if addr == "" {
+		return executor.Result{}, fmt.Errorf("node %s is not configured", node)
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = executor.DefaultTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	defer cancel()
+	return execClient(d.rpc, addr).Exec(cctx, req)
+}
+
+// fenceAction runs a fence the scheduler asked for (a failed stop, or an unclean node).
+func (d *Daemon) fenceAction(ctx context.Context, a scheduler.Action) {
+	d.mu.Lock()
+	inflight, done := d.fencing[a.Node], d.fenced[a.Node]
+	d.mu.Unlock()
+	if inflight || done {
+		return
+	}
+	d.startFence(ctx, a.Node, a.Reason)
+}
+
+// exec is the RPC entry point for the DC's actions (api.Backend).
+func (d *Daemon) Exec(ctx context.Context, req executor.Request) executor.Result {
+	return d.exec.Exec(ctx, req)
+}
+
+// onMonitorReport forwards a recurring monitor's changed result to the DC as an op record.
+func (d *Daemon) onMonitorReport(r executor.Report) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.recordResult(context.Background(), d.cfg.NodeName, r.Request, r.Result, r.When)
+	}()
+}
+
+// stopLocalResources stops what this node runs, in reverse start order, before a clean shutdown or when
+// the partition lost quorum under no-quorum-policy=stop and no DC can tell it to.
+func (d *Daemon) stopLocalResources(ctx context.Context, why string) {
+	st := d.store.State()
+	ops := st.Status.Ops[d.cfg.NodeName]
+	var running []cib.Primitive
+	for _, p := range st.CIB.Primitives {
+		if rec, ok := ops[p.ID]; ok && rec.Running {
+			running = append(running, p)
+		}
+	}
+	if len(running) == 0 {
+		return
+	}
+	slices.Reverse(running)
+	d.log.Warn("stopping local resources", "why", why, "count", len(running))
+	for _, p := range running {
+		timeout := executor.DefaultTimeout
+		for _, op := range p.Ops {
+			if op.Name == "stop" && op.Timeout > 0 {
+				timeout = op.Timeout
+			}
+		}
+		res := d.exec.Exec(ctx, executor.Request{Op: "stop", Resource: p.ID, Agent: p.Agent(), Params: p.Params, Meta: p.Meta, Timeout: timeout})
+		d.log.Info("stopped", "rsc", p.ID, "rc", int(res.RC), "reason", res.Reason)
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		d.recordResult(cctx, d.cfg.NodeName, executor.Request{Op: "stop", Resource: p.ID}, res, time.Now())
+		cancel()
+	}
+}
