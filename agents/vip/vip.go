@@ -106,7 +106,8 @@ func NewNetlink(nsName string, o Options) (*Agent, error) {
 	return a, nil
 }
 
-// Close stops the agent's goroutine and waits for it; addresses stay. Later operations return ExecErr.
+// Close stops the agent's goroutine and waits for it; addresses stay. Later operations (but MetaData)
+// return ExecErr.
 // Close is idempotent.
 func (a *Agent) Close() error {
 	a.mu.Lock()
@@ -473,6 +474,9 @@ func (a *Agent) Stop(ctx context.Context, r agents.Request) agents.Result {
 	ip = ip.Unmap()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return agents.Result{RC: agents.ExecErr, Reason: "vip agent is closed"}
+	}
 	delete(a.vips, r.Resource)
 	for rsc, st := range a.vips {
 		if st.cfg.ip == ip {
@@ -517,6 +521,9 @@ func (a *Agent) Monitor(ctx context.Context, r agents.Request) agents.Result {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return agents.Result{RC: agents.ExecErr, Reason: "vip agent is closed"}
+	}
 	actual, err := a.k.Addrs(c.family())
 	if err != nil {
 		return agents.Result{RC: agents.ErrGeneric, Reason: err.Error()}
@@ -541,7 +548,7 @@ func (a *Agent) Monitor(ctx context.Context, r agents.Request) agents.Result {
 	if !l.Up {
 		return agents.Result{RC: agents.ErrGeneric, Reason: fmt.Sprintf("vip %s: interface %s is down", c.ip, l.Name)}
 	}
-	if _, ok := a.vips[r.Resource]; !ok && !a.closed && r.Resource != "" {
+	if _, ok := a.vips[r.Resource]; !ok && r.Resource != "" {
 		st := &vipState{rsc: r.Resource, cfg: c, link: l, prefix: found.Prefix}
 		a.scheduleRefresh(st, time.Now())
 		a.vips[r.Resource] = st
@@ -558,6 +565,11 @@ func (a *Agent) Validate(ctx context.Context, r agents.Request) agents.Result {
 	c, err := parseParams(r.Params)
 	if err != nil {
 		return agents.ErrorResult(err, agents.ErrConfigured)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return agents.Result{RC: agents.ExecErr, Reason: "vip agent is closed"}
 	}
 	if _, _, err := a.resolve(c); err != nil {
 		return agents.ErrorResult(err, agents.ErrGeneric)

@@ -208,8 +208,10 @@ func TestConflictAndKernelFailure(t *testing.T) {
 		t.Fatalf("expired ctx: %+v", res)
 	}
 	_ = a.Close()
-	if res := a.Start(ctx, req("vip5", "ip", "10.250.0.103")); res.RC != agents.ExecErr {
-		t.Fatalf("Start after Close: %+v", res)
+	for op, fn := range map[string]func(context.Context, agents.Request) agents.Result{"start": a.Start, "stop": a.Stop, "monitor": a.Monitor, "validate": a.Validate} {
+		if res := fn(ctx, req("vip5", "ip", "10.250.0.103")); res.RC != agents.ExecErr {
+			t.Fatalf("%s after Close: %+v", op, res)
+		}
 	}
 }
 
