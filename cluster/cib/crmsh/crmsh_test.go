@@ -329,3 +329,17 @@ func TestLifetimeRoundTrip(t *testing.T) {
 		t.Errorf("parsed back %+v", l)
 	}
 }
+
+func TestShowIDs(t *testing.T) {
+	seed, _ := os.ReadFile("testdata/seed.crm")
+	c := load(t, string(seed))
+	got, err := ShowIDs(c, "vip", "g_web", "property")
+	want := "primitive vip IPaddr2 \\\n\tparams ip=192.0.2.10 cidr_netmask=24 \\\n\top monitor interval=30s timeout=20s\ngroup g_web vip haproxy\n" +
+		"property cib-bootstrap-options: \\\n\tstonith-enabled=false \\\n\tno-quorum-policy=ignore \\\n\tcluster-name=hacluster\n"
+	if err != nil || got != want {
+		t.Errorf("ShowIDs = %q, %v\nwant %q", got, err, want)
+	}
+	if _, err := ShowIDs(c, "nope"); err == nil {
+		t.Error("ShowIDs of an unknown id succeeded")
+	}
+}

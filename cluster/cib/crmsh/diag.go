@@ -1,7 +1,3 @@
-// Package crmsh is an adapter between crmsh's configuration syntax and the typed CIB: Parse reads
-// `crm configure` statements (a file for `load update|replace`, or one command line), Update, Replace and
-// Delete apply them to a cib.CIB with crmsh's rules, Show prints a CIB exactly as `crm configure show`
-// does, and Verify runs crm_verify's checks. Everything here is pure: no I/O, no clocks, no globals.
 package crmsh
 
 import (

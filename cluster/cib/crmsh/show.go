@@ -1,6 +1,7 @@
 package crmsh
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -332,4 +333,67 @@ func showSet(emit func([]string), kw, id string, m map[string]string, order []st
 		parts = append(parts, nvText(k, m[k]))
 	}
 	emit(parts)
+}
+
+// ShowIDs prints only the named objects (`crm configure show vip g_web`), in Show's format and order. An id
+// names a resource, a constraint or a node; "property", "rsc_defaults" and "op_defaults" name those sets.
+// An unknown id is an error.
+func ShowIDs(c *cib.CIB, ids ...string) (string, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		switch id {
+		case "property", "rsc_defaults", "op_defaults":
+		default:
+			if !exists(c, id) {
+				return "", fmt.Errorf("show %s: object %q does not exist", id, id)
+			}
+		}
+		want[id] = true
+	}
+	f := &cib.CIB{Display: c.Display}
+	for _, n := range c.Nodes {
+		if want[n.Name] {
+			f.Nodes = append(f.Nodes, n)
+		}
+	}
+	for _, p := range c.Primitives {
+		if want[p.ID] {
+			f.Primitives = append(f.Primitives, p)
+		}
+	}
+	for _, g := range c.Groups {
+		if want[g.ID] {
+			f.Groups = append(f.Groups, g)
+		}
+	}
+	for _, x := range c.Clones {
+		if want[x.ID] {
+			f.Clones = append(f.Clones, x)
+		}
+	}
+	for _, x := range c.Locations {
+		if want[x.ID] {
+			f.Locations = append(f.Locations, x)
+		}
+	}
+	for _, x := range c.Colocations {
+		if want[x.ID] {
+			f.Colocations = append(f.Colocations, x)
+		}
+	}
+	for _, x := range c.Orders {
+		if want[x.ID] {
+			f.Orders = append(f.Orders, x)
+		}
+	}
+	if want["property"] {
+		f.Properties = c.Properties
+	}
+	if want["rsc_defaults"] {
+		f.RscDefaults = c.RscDefaults
+	}
+	if want["op_defaults"] {
+		f.OpDefaults = c.OpDefaults
+	}
+	return Show(f), nil
 }
