@@ -61,7 +61,7 @@ func (p *parser) finish() {
 			continue
 		}
 		if px.Cap&CapFE != 0 && len(px.Binds) == 0 {
-			p.globalErr(Pos{}, "bind", Error, "%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", px.Kind, px.Name)
+			p.globalErr(Pos{}, "bind", Warning, "%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", px.Kind, px.Name)
 		}
 		t := px.Timeouts
 		if (px.Cap&CapFE != 0 && t.Client == 0) || (px.Cap&CapBE != 0 && (t.Connect == 0 || t.Server == 0)) {

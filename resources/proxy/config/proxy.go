@@ -174,6 +174,10 @@ func (p *parser) proxyKeyword(w []string) {
 			p.parseHTTPCheck(w)
 		}
 	case "description":
+		if isDef {
+			p.errf("'description' not allowed in 'defaults' section.")
+			return
+		}
 		px.Desc = strings.Join(w[1:], " ")
 	case "id":
 		if isDef {

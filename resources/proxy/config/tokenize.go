@@ -19,7 +19,7 @@ type Tokens struct {
 
 // Tokenize splits one configuration line the way haproxy 2.6's parse_line does: unquoted spaces and tabs
 // separate words, an unquoted unescaped '#' starts a comment, double quotes are weak (environment variables
-// are expanded only inside them), single quotes are strong, backslash escapes work outside single quotes,
+// are expanded inside them and in unquoted text, as haproxy 2.6.12 does), single quotes are strong, backslash escapes work outside single quotes,
 // and quoted and unquoted runs join into one word. pseudo supplies ${.FILE}, ${.LINE} and ${.SECTION}.
 // It returns an error for an unmatched quote, a bad \x escape, a malformed variable or more than MaxWords words.
 // It never panics, whatever the input.
@@ -65,11 +65,7 @@ func Tokenize(line string, env Env, pseudo map[string]string) (Tokens, error) {
 				cur.WriteByte(n)
 				i += 2
 			case '$':
-				if quote == '"' {
-					cur.WriteByte('$')
-				} else {
-					cur.WriteString(`\$`)
-				}
+				cur.WriteByte('$')
 				i += 2
 			case 't':
 				cur.WriteByte('\t')
@@ -104,7 +100,7 @@ func Tokenize(line string, env Env, pseudo map[string]string) (Tokens, error) {
 			inWord = true
 			quote = '\''
 			i++
-		case c == '$' && quote == '"':
+		case c == '$':
 			inWord = true
 			name, def, hasDef, split, adv, err := parseVar(line[i:])
 			if err != nil {
