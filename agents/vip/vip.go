@@ -6,7 +6,8 @@
 // The agent is declarative: for each resource it holds the desired address, diffs it against the
 // kernel's addresses (Kernel, a narrow seam over netlink) and applies the difference, at start, on every
 // address change the kernel reports (Watcher) and on a ticker. One goroutine per Agent, started by the first
-// Start and stopped by Close, does the re-assertion and the periodic announcements.
+// Start and stopped by the Stop of the last VIP or by Close, does the re-assertion and the periodic
+// announcements.
 package vip
 
 import (
@@ -53,15 +54,18 @@ type Agent struct {
 	log       *slog.Logger
 	closeFunc func() error // closes what NewNetlink opened
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	kick   chan struct{}
+	kick chan struct{}
 
 	mu      sync.Mutex // guards the fields below and serialises kernel changes
 	vips    map[string]*vipState
-	running bool
+	loop    *loop // the running goroutine, nil when no VIP is held
 	closed  bool
+}
+
+// loop is one run of the agent's goroutine.
+type loop struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine has returned
 }
 
 type vipState struct {
@@ -85,10 +89,9 @@ func New(o Options) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Agent{
 		k: o.Kernel, watcher: o.Watcher, ann: o.Announcer, check: o.CheckInterval, refresh: o.RefreshInterval,
-		log: log, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), vips: map[string]*vipState{},
+		log: log, kick: make(chan struct{}, 1), vips: map[string]*vipState{},
 	}
 }
 
@@ -116,9 +119,11 @@ func (a *Agent) Close() error {
 		return nil
 	}
 	a.closed = true
-	a.cancel()
+	l := a.stopLoopLocked()
 	a.mu.Unlock()
-	a.wg.Wait()
+	if l != nil {
+		<-l.done
+	}
 	if a.closeFunc != nil {
 		return a.closeFunc()
 	}
@@ -473,7 +478,19 @@ func (a *Agent) Stop(ctx context.Context, r agents.Request) agents.Result {
 	}
 	ip = ip.Unmap()
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	res := a.stopLocked(r, ip)
+	var l *loop
+	if len(a.vips) == 0 {
+		l = a.stopLoopLocked() // the last VIP is gone: so is the goroutine
+	}
+	a.mu.Unlock()
+	if l != nil {
+		<-l.done
+	}
+	return res
+}
+
+func (a *Agent) stopLocked(r agents.Request, ip netip.Addr) agents.Result {
 	if a.closed {
 		return agents.Result{RC: agents.ExecErr, Reason: "vip agent is closed"}
 	}
@@ -601,33 +618,48 @@ func metadata() *agents.Metadata {
 	}
 }
 
+// startLoopLocked starts the goroutine unless it runs, in which case it wakes it to recompute its timer.
 func (a *Agent) startLoopLocked() {
-	if a.running || a.closed {
+	if a.loop != nil || a.closed {
 		select {
 		case a.kick <- struct{}{}:
 		default:
 		}
 		return
 	}
-	a.running = true
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &loop{cancel: cancel, done: make(chan struct{})}
+	a.loop = l
 	// Subscribe before the goroutine starts, so that no change after this Start can go unseen.
 	var events <-chan struct{}
 	if a.watcher != nil {
-		ch, err := a.watcher.WatchAddrs(a.ctx)
+		ch, err := a.watcher.WatchAddrs(ctx)
 		if err != nil {
 			a.log.Warn("vip: watching address changes failed; re-asserting on the ticker only", "err", err)
 		} else {
 			events = ch
 		}
 	}
-	a.wg.Add(1)
-	go a.run(a.ctx, events)
+	go func() {
+		defer close(l.done)
+		a.run(ctx, events)
+	}()
+}
+
+// stopLoopLocked cancels the goroutine, if one runs, and returns it so that the caller can wait for
+// l.done after releasing a.mu (the goroutine takes a.mu).
+func (a *Agent) stopLoopLocked() *loop {
+	l := a.loop
+	a.loop = nil
+	if l != nil {
+		l.cancel()
+	}
+	return l
 }
 
 // run is the agent's goroutine: it re-asserts on events and on the check ticker and sends due
-// announcements. It returns when Close cancels ctx, after the watch has ended.
+// announcements. It returns when Close, or the Stop of the last VIP, cancels ctx, after the watch has ended.
 func (a *Agent) run(ctx context.Context, events <-chan struct{}) {
-	defer a.wg.Done()
 	check := time.NewTicker(a.check)
 	defer check.Stop()
 	timer := time.NewTimer(time.Hour)

@@ -417,3 +417,38 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+// TestStopLastVIPEndsGoroutine: the goroutine lives only while the agent holds a VIP, so an executor that
+// stops every resource leaks nothing even before it closes the agent.
+func TestStopLastVIPEndsGoroutine(t *testing.T) {
+	f := newFakeKernel()
+	a := New(Options{Kernel: f, Watcher: f, Announcer: &fakeAnnouncer{start: time.Now()}})
+	defer a.Close()
+	ctx := context.Background()
+	r1, r2 := req("vip1", "ip", "10.250.0.100"), req("vip2", "ip", "10.250.0.101")
+	for round := 0; round < 2; round++ {
+		for _, r := range []agents.Request{r1, r2} {
+			if res := a.Start(ctx, r); res.RC != agents.Success {
+				t.Fatal(res)
+			}
+		}
+		a.mu.Lock()
+		l := a.loop
+		a.mu.Unlock()
+		if l == nil {
+			t.Fatal("no goroutine while VIPs are held")
+		}
+		a.Stop(ctx, r1)
+		select {
+		case <-l.done:
+			t.Fatal("goroutine ended while vip2 is still held")
+		default:
+		}
+		a.Stop(ctx, r2)
+		select {
+		case <-l.done:
+		default:
+			t.Fatal("goroutine still running after the last Stop returned")
+		}
+	}
+}
