@@ -56,10 +56,10 @@ type Agent struct {
 
 	kick chan struct{}
 
-	mu      sync.Mutex // guards the fields below and serialises kernel changes
-	vips    map[string]*vipState
-	loop    *loop // the running goroutine, nil when no VIP is held
-	closed  bool
+	mu     sync.Mutex // guards the fields below and serialises kernel changes
+	vips   map[string]*vipState
+	loop   *loop // the running goroutine, nil when no VIP is held
+	closed bool
 }
 
 // loop is one run of the agent's goroutine.
