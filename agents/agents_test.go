@@ -395,3 +395,24 @@ func TestRegistryRegisterAndClose(t *testing.T) {
 		t.Fatal("second Close closed again")
 	}
 }
+
+func TestRegistryConcurrentLookup(t *testing.T) {
+	reg, _ := newTestRegistry(t)
+	const n = 8
+	got := make(chan Agent, n)
+	for range n {
+		go func() {
+			a, err := reg.Lookup("ocf:heartbeat:IPaddr2")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- a
+		}()
+	}
+	first := <-got
+	for range n - 1 {
+		if a := <-got; a != first {
+			t.Fatal("concurrent Lookups returned different agents for one name")
+		}
+	}
+}
