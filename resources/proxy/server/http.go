@@ -118,8 +118,7 @@ func (h *httpConn) serveOne(first bool) bool {
 		h.c.setRead(reqTO)
 	}
 	err := h.req.ReadRequest(h.br)
-	h.c.rdl = time.Time{}
-	h.c.setRead(0)
+	h.c.clearAbs()
 	if err != nil {
 		var pe *httpx.Error
 		switch {
@@ -253,7 +252,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	for {
 		bc.c.setRead(be.cfg.Timeouts.Server)
 		err := h.resp.ReadResponse(bc.br)
-		bc.c.rdl = time.Time{}
+		bc.c.clearAbs()
 		if err != nil {
 			if errors.Is(err, httpx.ErrEmpty) && canRetryIdle && !gotInterim {
 				// closed keep-alive connection: haproxy would retry on a new connection

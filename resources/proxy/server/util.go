@@ -17,10 +17,11 @@ type dconn struct {
 	net.Conn
 	rto, wto time.Duration
 	rdl, wdl time.Time
+	abs      bool // an absolute read deadline (setRead) is in force: no refresh
 }
 
 func (d *dconn) Read(p []byte) (int, error) {
-	if d.rto > 0 {
+	if d.rto > 0 && !d.abs {
 		now := time.Now()
 		if d.rdl.Sub(now) < d.rto*3/4 {
 			d.rdl = now.Add(d.rto)
@@ -41,18 +42,24 @@ func (d *dconn) Write(p []byte) (int, error) {
 	return d.Conn.Write(p)
 }
 
-// setRead sets an absolute read deadline (0 = the inactivity timeout rto, or none).
+// setRead sets an absolute read deadline now+to that Reads do not push back, until clearAbs (to <= 0: none).
 func (d *dconn) setRead(to time.Duration) {
 	if to <= 0 {
-		to = d.rto
-	}
-	if to <= 0 {
-		d.rdl = time.Time{}
-		_ = d.Conn.SetReadDeadline(time.Time{})
+		d.clearAbs()
 		return
 	}
+	d.abs = true
 	d.rdl = time.Now().Add(to)
 	_ = d.Conn.SetReadDeadline(d.rdl)
+}
+
+// clearAbs returns to the inactivity timeout rto (or no deadline at all).
+func (d *dconn) clearAbs() {
+	d.abs = false
+	d.rdl = time.Time{}
+	if d.rto <= 0 {
+		_ = d.Conn.SetReadDeadline(time.Time{})
+	}
 }
 
 func isTimeout(err error) bool {
