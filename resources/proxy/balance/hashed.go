@@ -225,19 +225,20 @@ type hashed struct {
 	consistent    bool
 	balanceFactor int
 
-	grp  []*Server
-	m    []*Server
-	idx  int
-	ring []point
-	last int
+	grp     []*Server
+	m       []*Server
+	idx     int
+	ring    []point
+	last    int // index of the last fallback point, -1 before the first (haproxy's chash.last == NULL)
+	started bool
 }
 
 func (h *hashed) Update() {
 	h.grp = h.g.current()
 	if h.consistent {
 		h.ring = buildRing(h.grp)
-		if h.last >= len(h.ring) {
-			h.last = 0
+		if h.last >= len(h.ring) || !h.started {
+			h.last, h.started = -1, true
 		}
 		return
 	}
@@ -307,11 +308,14 @@ func (h *hashed) Select(r *Request, avoid *Server) *Server {
 	return mapNext(h.m, &h.idx, avoid)
 }
 
+// ringNext is chash_get_next_server: walk the ring from the point after the last one used (the first point
+// the first time), skipping full servers and avoid unless nothing else is left.
 func ringNext(ring []point, last *int, avoid *Server) *Server {
 	if len(ring) == 0 {
 		return nil
 	}
 	var avoided *Server
+	avoidedAt := -1
 	for k := 0; k < len(ring); k++ {
 		*last = (*last + 1) % len(ring)
 		s := ring[*last].s
@@ -319,10 +323,13 @@ func ringNext(ring []point, last *int, avoid *Server) *Server {
 			continue
 		}
 		if s == avoid {
-			avoided = s
+			avoided, avoidedAt = s, *last
 			continue
 		}
 		return s
+	}
+	if avoided != nil {
+		*last = avoidedAt
 	}
 	return avoided
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // MaxHead is the largest request or response head accepted: tune.bufsize (16384) minus tune.maxrewrite (1024).
@@ -229,7 +230,33 @@ func (h *Head) ReadRequest(br *bufio.Reader) error {
 	if h.Minor == 0 && !h.ConnKeepAlive {
 		h.ConnClose = true
 	}
+	// absolute-form: the Host header must name the same authority (haproxy answers 400 otherwise)
+	if auth, ok := authority(h.URI); ok {
+		for _, v := range h.Get("host") {
+			if !strings.EqualFold(v, string(auth)) {
+				return badReq("Host header does not match the request's authority")
+			}
+		}
+	}
 	return nil
+}
+
+// authority returns the authority of an absolute-form request target.
+func authority(uri []byte) ([]byte, bool) {
+	i := bytes.Index(uri, []byte("://"))
+	if i <= 0 {
+		return nil, false
+	}
+	for _, c := range uri[:i] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return nil, false
+		}
+	}
+	rest := uri[i+3:]
+	if j := bytes.IndexAny(rest, "/?#"); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest, true
 }
 
 func parseVersion(v []byte, major, minor *int) bool {
