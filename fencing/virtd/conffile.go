@@ -24,7 +24,9 @@ type SyntaxError struct {
 	Msg  string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: syntax error: %s", e.File, e.Line, e.Msg) }
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s:%d: syntax error: %s", e.File, e.Line, e.Msg)
+}
 
 type tokKind int
 

@@ -44,13 +44,13 @@ const (
 
 // Config configures a Client. Zero values take fence_xvm's defaults, except Key, which the caller loads.
 type Config struct {
-	Mode    Mode
-	Key     []byte       // shared key (the raw key file content, at most 4096 bytes); may be empty with Hash = Auth = none
-	Hash    xvm.HashType // request signature; zero value is none, so set it (fence_xvm's default is sha256)
-	Auth    xvm.HashType // challenge-response algorithm; must equal the daemon's
-	Family  Family
-	Group   string        // multicast group; default 225.0.0.12 or ff05::3:1
-	Port    int           // UDP destination port, TCP listener port in TCP mode; default 1229
+	Mode   Mode
+	Key    []byte       // shared key (the raw key file content, at most 4096 bytes); may be empty with Hash = Auth = none
+	Hash   xvm.HashType // request signature; zero value is none, so set it (fence_xvm's default is sha256)
+	Auth   xvm.HashType // challenge-response algorithm; must equal the daemon's
+	Family Family
+	Group  string // multicast group; default 225.0.0.12 or ff05::3:1
+	Port   int    // UDP destination port, TCP listener port in TCP mode; default 1229
 	// CallbackPort is the TCP port the client listens on for the daemon's callback and writes into the
 	// request; default Port (as fence_xvm does).
 	CallbackPort int
