@@ -79,6 +79,8 @@ type Daemon struct {
 	dcCancel    context.CancelFunc // stops the DC loop while this node leads
 	dcDone      chan struct{}
 	nqStopped   bool // resources were stopped for lack of quorum
+	leaving     bool // a clean stop is under way: announced so that peers need not fence this node
+	lastMeta    map[string]membership.Meta
 
 	wake chan struct{}
 	wg   sync.WaitGroup // goroutines started by the loop (fencing)
@@ -89,7 +91,7 @@ func New(cfg config.Config, log *slog.Logger) *Daemon {
 	d := &Daemon{
 		cfg: cfg, log: log.With("node", cfg.NodeName), store: store.New(), fencer: noFencer{},
 		incarn: time.Now().UnixMilli(), alive: map[string]membership.Meta{}, notices: map[string]string{},
-		lostAt: map[string]time.Time{}, fenced: map[string]bool{}, fencing: map[string]bool{},
+		lostAt: map[string]time.Time{}, lastMeta: map[string]membership.Meta{}, fenced: map[string]bool{}, fencing: map[string]bool{},
 		viewChanged: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	d.rpc = &http.Client{Transport: &http.Transport{
@@ -195,6 +197,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	cancelStop()
 	d.exec.Close()
+	// Tell the peers this is a clean stop before leaving (memberlist's own leave notice does not reach
+	// the event delegate as "left"), so that they take over without fencing.
+	d.mu.Lock()
+	d.leaving = true
+	d.mu.Unlock()
+	d.refreshMeta()
+	d.ml.AnnounceNow(500 * time.Millisecond)
 	stopServers()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

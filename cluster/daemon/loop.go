@@ -56,7 +56,7 @@ func (d *Daemon) onMember(ev membership.Event) {
 		if d.timeline == nil || time.Since(d.timeline.Start) > 30*time.Second {
 			d.timeline = &store.Timeline{Start: ev.At, Node: d.cfg.NodeName}
 		}
-		if ev.Graceful {
+		if ev.Graceful || d.lastMeta[ev.Node].Leaving {
 			// A clean stop: the peer stopped its resources and said goodbye; nothing to fence.
 			d.fenced[ev.Node] = true
 			d.log.Info("peer left cleanly", "peer", ev.Node)
@@ -74,6 +74,7 @@ func (d *Daemon) onMember(ev membership.Event) {
 			d.log.Info("peer joined", "peer", ev.Node, "epoch", ev.Meta.Epoch)
 		}
 		d.alive[ev.Node] = ev.Meta
+		d.lastMeta[ev.Node] = ev.Meta
 		delete(d.lostAt, ev.Node)
 		delete(d.fenced, ev.Node)
 		delete(d.notices, "fence-"+ev.Node)
@@ -193,6 +194,7 @@ func (d *Daemon) evaluate(ctx context.Context) {
 			d.viewChangedLocked()
 		}
 		d.alive[name] = m
+		d.lastMeta[name] = m
 	}
 	members := d.cfg.Members()
 	var qm []quorum.Member
@@ -272,9 +274,11 @@ func (d *Daemon) refreshMeta() {
 	admin, epoch := d.store.Epoch()
 	d.mu.Lock()
 	rn := d.rn
+	epoch = max(epoch, rn.scannedEpoch)
 	term, index := rn.position()
 	m := membership.Meta{AdminEpoch: admin, Epoch: epoch, LastTerm: term, LastIndex: index,
-		Voters: serverIDs(rn.servers()), Leader: rn.r.State() == raft.Leader, Fresh: d.fresh, Witness: d.cfg.Witness, Incarn: d.incarn}
+		Voters: serverIDs(rn.servers()), Leader: rn.r.State() == raft.Leader, Fresh: d.fresh, Witness: d.cfg.Witness, Incarn: d.incarn,
+		Leaving: d.leaving}
 	changed := !metaEqual(m, d.meta)
 	d.meta = m
 	d.mu.Unlock()
@@ -285,7 +289,7 @@ func (d *Daemon) refreshMeta() {
 
 func metaEqual(a, b membership.Meta) bool {
 	return a.AdminEpoch == b.AdminEpoch && a.Epoch == b.Epoch && a.LastTerm == b.LastTerm && a.LastIndex == b.LastIndex &&
-		slices.Equal(a.Voters, b.Voters) && a.Leader == b.Leader && a.Fresh == b.Fresh
+		slices.Equal(a.Voters, b.Voters) && a.Leader == b.Leader && a.Fresh == b.Fresh && a.Leaving == b.Leaving
 }
 
 // ensureNodes adds configured nodes missing from the CIB (the DC does this once after bootstrap).
@@ -384,6 +388,13 @@ func (d *Daemon) takeover(rn *raftNode, peer string) {
 			d.log.Warn("remove lost peer as leader failed; recovering", "peer", peer, "err", err)
 		}
 	}
+	d.becomeSingle(rn)
+	d.log.Warn("took over: raft recovered as single voter", "peer", peer, "took", time.Since(start))
+}
+
+// becomeSingle stops Raft, rewrites its configuration so that this node is the only voter
+// (RecoverCluster), and starts it again with short timers so that it elects itself within milliseconds.
+func (d *Daemon) becomeSingle(rn *raftNode) {
 	if err := rn.shutdown(); err != nil {
 		d.log.Warn("raft shutdown before recovery", "err", err)
 	}
@@ -393,7 +404,6 @@ func (d *Daemon) takeover(rn *raftNode, peer string) {
 	}
 	nrn, err := openRaft(d.cfg.DataDir, d.cfg.NodeName, d.store, d.mux, d.timers(), nil, true, d.log)
 	if err != nil {
-		// Without Raft this node cannot act; keep trying on the next evaluation with the old instance gone.
 		d.log.Error("restart raft after recovery", "err", err)
 		d.setNotice("raft", "raft failed to restart: "+err.Error())
 		nrn, err = openRaft(d.cfg.DataDir, d.cfg.NodeName, d.store, d.mux, d.timers(), nil, false, d.log)
@@ -405,7 +415,6 @@ func (d *Daemon) takeover(rn *raftNode, peer string) {
 	d.rn = nrn
 	d.viewChangedLocked()
 	d.mu.Unlock()
-	d.log.Warn("took over: raft recovered as single voter", "peer", peer, "took", time.Since(start))
 }
 
 // startFence fences peer in the background; the result comes back through d.fenced and a poke.
@@ -525,11 +534,20 @@ func (d *Daemon) maybeRejoin(ctx context.Context, rn *raftNode, voters []string,
 		me := position{mine.AdminEpoch, mine.Epoch, mine.LastTerm, mine.LastIndex, d.cfg.NodeName}
 		them := position{peer.AdminEpoch, peer.Epoch, peer.LastTerm, peer.LastIndex, name}
 		if !them.beats(me) {
-			continue // the peer discards; once it is fresh, the branch above adds it
+			// This node's history wins. It must be able to lead alone to take the peer back: unless it
+			// already leads, it makes itself the single voter; the peer discards its history once it sees
+			// this node lead, and the branch above adds it when it is fresh.
+			if !isLeader && !slices.Equal(voters, []string{d.cfg.NodeName}) {
+				d.log.Warn("rejoin: our history wins; becoming the single voter to take the peer back", "peer", name,
+					"ours", fmt.Sprintf("epoch %d term %d index %d", mine.Epoch, mine.LastTerm, mine.LastIndex),
+					"theirs", fmt.Sprintf("epoch %d term %d index %d", peer.Epoch, peer.LastTerm, peer.LastIndex))
+				d.becomeSingle(rn)
+				return
+			}
+			continue
 		}
-		// Only step aside for a peer that can take this node back: a leader, or one whose configuration
-		// still lists this node (it wins an election once this node, fresh, votes for it).
-		if !peer.Leader && !slices.Contains(peer.Voters, d.cfg.NodeName) {
+		// Step aside only for a peer that can take this node back: one that leads.
+		if !peer.Leader {
 			continue
 		}
 		d.wipe(rn, fmt.Sprintf("rejoin: %s's history (epoch %d, term %d, index %d) beats ours (epoch %d, term %d, index %d)",

@@ -24,6 +24,8 @@ type raftNode struct {
 	trans  *raft.NetworkTransport
 	notify chan bool
 	conf   *raft.Config
+	// scannedEpoch is the epoch the persisted history reaches, known before Raft re-applies it.
+	scannedEpoch uint64
 }
 
 // raftTimers are the timers for a normal multi-voter configuration.
@@ -90,13 +92,40 @@ func openRaft(dataDir, id string, fsm *store.Store, mux *transport.Mux, timers r
 			return nil, fmt.Errorf("bootstrap raft: %w", err)
 		}
 	}
+	scanned := scanEpoch(bolt, snaps)
 	r, err := raft.NewRaft(conf, fsm, bolt, bolt, snaps, trans)
 	if err != nil {
 		trans.Close()
 		bolt.Close()
 		return nil, fmt.Errorf("start raft from %s: %w", dir, err)
 	}
-	return &raftNode{r: r, bolt: bolt, trans: trans, notify: notify, conf: conf}, nil
+	return &raftNode{r: r, bolt: bolt, trans: trans, notify: notify, conf: conf, scannedEpoch: scanned}, nil
+}
+
+// scanEpoch replays the persisted snapshot and log into a scratch store and returns the CIB epoch they lead
+// to. Raft applies entries after the last snapshot only once they are committed again, which needs a leader;
+// until then the live store understates this node's history, and the rejoin rule must not be misled by it.
+func scanEpoch(logs raft.LogStore, snaps raft.SnapshotStore) uint64 {
+	scratch := store.New()
+	var from uint64
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
+		if _, rc, err := snaps.Open(metas[0].ID); err == nil {
+			if scratch.Restore(rc) == nil {
+				from = metas[0].Index
+			}
+		}
+	}
+	first, _ := logs.FirstIndex()
+	last, _ := logs.LastIndex()
+	for i := max(first, from+1); i <= last && i > 0; i++ {
+		var l raft.Log
+		if logs.GetLog(i, &l) != nil {
+			continue
+		}
+		scratch.Apply(&l)
+	}
+	_, epoch := scratch.Epoch()
+	return epoch
 }
 
 // openBolt opens the log store, turning bolt's errors about a damaged file into one that names it. bolt

@@ -28,7 +28,8 @@ type Meta struct {
 	Leader     bool     `json:"l,omitempty"`
 	Fresh      bool     `json:"f,omitempty"` // Raft state wiped, waiting to be added by the leader
 	Witness    bool     `json:"w,omitempty"`
-	Incarn     int64    `json:"i"` // process start time (unix ms): a restart is a new incarnation
+	Incarn     int64    `json:"i"`           // process start time (unix ms): a restart is a new incarnation
+	Leaving    bool     `json:"x,omitempty"` // a clean stop is under way
 }
 
 // maxMeta is memberlist's limit for node metadata.
@@ -201,6 +202,13 @@ func (m *Membership) Announce() {
 	select {
 	case m.announce <- struct{}{}:
 	default:
+	}
+}
+
+// AnnounceNow gossips this node's metadata and waits up to timeout for the broadcast to go out.
+func (m *Membership) AnnounceNow(timeout time.Duration) {
+	if err := m.ml.UpdateNode(timeout); err != nil {
+		m.cfg.Log.Debug("gossip meta update", "err", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -117,10 +118,22 @@ func change() cib.Change {
 }
 
 // submit sends one command and reports the epoch on stderr at debug level only; crmsh prints nothing.
+// A command that finds no DC (an election or a takeover under way) is retried for a few seconds.
 func (a *app) submit(ctx context.Context, cmd store.Command) error {
 	cmd.Change = change()
-	_, err := a.client().Submit(ctx, cmd)
-	return err
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := a.client().Submit(ctx, cmd)
+		var ce *client.Error
+		if err == nil || !errors.As(err, &ce) || ce.Code != 503 || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // editCIB fetches the CIB, lets fn change a copy, and replaces the CIB with it, refusing if the CIB changed
