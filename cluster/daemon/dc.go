@@ -36,13 +36,7 @@ func (d *Daemon) runDC(ctx context.Context) {
 		if pub := d.publishPlan(ctx, plan, lastPub); pub != "" {
 			lastPub = pub
 		}
-		var ready []scheduler.Action
-		for _, a := range plan.Actions {
-			if len(a.After) == 0 {
-				ready = append(ready, a)
-			}
-		}
-		if len(ready) == 0 {
+		if len(plan.Actions) == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -52,8 +46,48 @@ func (d *Daemon) runDC(ctx context.Context) {
 			}
 			continue
 		}
-		d.runActions(ctx, in, ready)
+		d.runTransition(ctx, in, plan.Actions)
 	}
+}
+
+// runTransition runs a plan's actions in dependency order, each wave concurrently. It stops early — and the
+// caller plans again from the new facts — when an action fails or the membership changes under it.
+func (d *Daemon) runTransition(ctx context.Context, in scheduler.Input, actions []scheduler.Action) {
+	done := map[int]bool{}
+	startView := d.aliveSet()
+	for ctx.Err() == nil {
+		var wave []scheduler.Action
+		for _, a := range actions {
+			if done[a.ID] {
+				continue
+			}
+			ready := true
+			for _, dep := range a.After {
+				ready = ready && done[dep]
+			}
+			if ready {
+				wave = append(wave, a)
+			}
+		}
+		if len(wave) == 0 {
+			return
+		}
+		if !d.runActions(ctx, in, wave) {
+			return
+		}
+		for _, a := range wave {
+			done[a.ID] = true
+		}
+		if d.aliveSet() != startView {
+			return
+		}
+	}
+}
+
+func (d *Daemon) aliveSet() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return fmt.Sprint(slices.Sorted(maps.Keys(d.alive)))
 }
 
 // schedulerInput gathers what the scheduler needs.
@@ -71,7 +105,7 @@ func (d *Daemon) schedulerInput() scheduler.Input {
 			alive = false
 		}
 		online[m.Name] = alive
-		ns := scheduler.NodeState{Name: m.Name, Online: alive, DC: m.Name == d.cfg.NodeName, Fenced: d.fenced[m.Name]}
+		ns := scheduler.NodeState{Name: m.Name, Online: alive, DC: m.Name == d.cfg.NodeName, Fenced: d.fenced[m.Name], Witness: m.Witness}
 		if !alive && stonith && !d.fenced[m.Name] && len(st.Status.Ops[m.Name]) > 0 {
 			ns.Unclean = true
 		}
@@ -168,32 +202,34 @@ func (d *Daemon) publishPlan(ctx context.Context, plan scheduler.Plan, last stri
 	return key
 }
 
-// runActions runs actions concurrently and records each result.
-func (d *Daemon) runActions(ctx context.Context, in scheduler.Input, actions []scheduler.Action) {
+// runActions runs actions concurrently and records each result; it reports whether all succeeded.
+func (d *Daemon) runActions(ctx context.Context, in scheduler.Input, actions []scheduler.Action) bool {
 	prims := map[string]cib.Primitive{}
 	for _, p := range in.CIB.Primitives {
 		prims[p.ID] = p
 	}
 	var wg sync.WaitGroup
-	for _, a := range actions {
+	ok := make([]bool, len(actions))
+	for i, a := range actions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.runAction(ctx, in.CIB, prims, a)
+			ok[i] = d.runAction(ctx, in.CIB, prims, a)
 		}()
 	}
 	wg.Wait()
+	return !slices.Contains(ok, false)
 }
 
-func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib.Primitive, a scheduler.Action) {
+func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib.Primitive, a scheduler.Action) bool {
 	if a.Kind == scheduler.Fence {
 		d.fenceAction(ctx, a)
-		return
+		return false // fencing completes asynchronously; plan again when it does
 	}
 	p, ok := prims[a.Resource]
 	if !ok {
 		d.log.Warn("plan names an unknown resource", "rsc", a.Resource)
-		return
+		return false
 	}
 	meta := maps.Clone(c.RscDefaults)
 	if meta == nil {
@@ -216,12 +252,20 @@ func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
 			}
-			return
+			return false
 		}
 	}
 	d.recordResult(ctx, a.Node, req, res, time.Now())
 	if req.Op == "start" && !res.Failed {
 		d.TimelineEvent(fmt.Sprintf("%s started on %s", p.ID, a.Node))
+	}
+	switch req.Op {
+	case "probe":
+		return !res.Failed
+	case "stop":
+		return !res.Failed
+	default:
+		return !res.Failed && res.Running
 	}
 }
 

@@ -53,6 +53,12 @@ type Lookup interface {
 	Lookup(name string) (agents.Agent, error)
 }
 
+// ParamChecker is implemented by registries that can check a request's parameters against the agent's
+// meta-data; the executor then refuses a start with a missing or unknown parameter, naming it.
+type ParamChecker interface {
+	CheckParams(ctx context.Context, req agents.Request) error
+}
+
 // Executor runs operations for one node. Methods are safe for concurrent use.
 type Executor struct {
 	node   string
@@ -101,6 +107,14 @@ func (e *Executor) Exec(ctx context.Context, req Request) Result {
 	}
 	switch req.Op {
 	case "start":
+		if pc, ok := e.reg.(ParamChecker); ok {
+			areq := agents.Request{Resource: req.Resource, Agent: req.Agent, Params: req.Params, Meta: req.Meta, Op: "start", Node: e.node}
+			if err := pc.CheckParams(ctx, areq); err != nil {
+				e.log.Warn("operation refused: bad parameters", "rsc", req.Resource, "err", err)
+				res := agents.ErrorResult(err, agents.ErrConfigured)
+				return Result{RC: res.RC, Reason: res.Reason, Failed: true}
+			}
+		}
 		r := e.run(ctx, agent, req, "start")
 		r.Running = r.RC.Severity() == agents.SeverityNone
 		r.Failed = !r.Running
