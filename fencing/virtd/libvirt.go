@@ -182,7 +182,8 @@ func parseVirshOutput(text string) ([]string, error) {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-type domain struct{ uri, uuid, name string }
+// domain is a resolved domain; handle is what virsh commands name it by (its UUID, or a safe name).
+type domain struct{ uri, uuid, name, handle string }
 
 // domains lists (uuid, name) of every domain of uri.
 func (l *Libvirt) domains(ctx context.Context, uri string) ([]domain, error) {
@@ -196,15 +197,38 @@ func (l *Libvirt) domains(ctx context.Context, uri string) ([]domain, error) {
 		if len(f) != 2 || !uuidRE.MatchString(f[0]) {
 			continue
 		}
-		out = append(out, domain{uri: uri, uuid: strings.ToLower(f[0]), name: strings.TrimSpace(f[1])})
+		u := strings.ToLower(f[0])
+		out = append(out, domain{uri: uri, uuid: u, name: strings.TrimSpace(f[1]), handle: u})
 	}
 	return out, nil
 }
 
-// resolve finds target by UUID (when it is one) or exact name, trying the URIs in order.
-func (l *Libvirt) resolve(ctx context.Context, target string) (domain, error) {
-	byUUID := uuidRE.MatchString(target)
+// safeNameRE matches names virsh resolves by name only (not numeric, so not an ID; not a UUID) and that
+// need no quoting on its command line.
+var safeNameRE = regexp.MustCompile(`^[A-Za-z_.+:@-][A-Za-z0-9_.+:@-]*$`)
+
+// find resolves target and returns it with its virDomainState: by UUID when it is one, else by exact
+// name, trying the URIs in order. A plain name costs one virsh command (domstate by name); other targets
+// are matched against the domain list.
+func (l *Libvirt) find(ctx context.Context, target string) (domain, uint8, error) {
 	var errs []error
+	if safeNameRE.MatchString(target) && !uuidRE.MatchString(target) {
+		for _, uri := range l.URIs {
+			d := domain{uri: uri, handle: target, name: target}
+			st, err := l.state(ctx, d)
+			if err == nil {
+				return d, st, nil
+			}
+			if !strings.Contains(err.Error(), "failed to get domain") {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) == len(l.URIs) {
+			return domain{}, 0, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
+		}
+		return domain{}, 0, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
+	}
+	byUUID := uuidRE.MatchString(target)
 	for _, uri := range l.URIs {
 		doms, err := l.domains(ctx, uri)
 		if err != nil {
@@ -213,14 +237,15 @@ func (l *Libvirt) resolve(ctx context.Context, target string) (domain, error) {
 		}
 		for _, d := range doms {
 			if byUUID && strings.EqualFold(d.uuid, target) || !byUUID && d.name == target {
-				return d, nil
+				st, err := l.state(ctx, d)
+				return d, st, err
 			}
 		}
 	}
 	if len(errs) == len(l.URIs) {
-		return domain{}, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
+		return domain{}, 0, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
 	}
-	return domain{}, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
+	return domain{}, 0, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
 }
 
 // libvirtStates maps virsh domstate words to virDomainState numbers.
@@ -228,7 +253,7 @@ var libvirtStates = map[string]uint8{"no state": 0, "running": 1, "idle": 2, "bl
 	"in shutdown": 4, "shut off": 5, "crashed": 6, "pmsuspended": 7}
 
 func (l *Libvirt) state(ctx context.Context, d domain) (uint8, error) {
-	lines, err := l.virsh(ctx, d.uri, "domstate", d.uuid)
+	lines, err := l.virsh(ctx, d.uri, "domstate", d.handle)
 	if err != nil {
 		return 0, err
 	}
@@ -247,11 +272,7 @@ func (l *Libvirt) state(ctx context.Context, d domain) (uint8, error) {
 func (l *Libvirt) Fence(ctx context.Context, target string, action fencing.Action) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	d, err := l.resolve(ctx, target)
-	if err != nil {
-		return fmt.Errorf("fence %s: %w", target, err)
-	}
-	st, err := l.state(ctx, d)
+	d, st, err := l.find(ctx, target)
 	if err != nil {
 		return fmt.Errorf("fence %s: %w", target, err)
 	}
@@ -261,7 +282,7 @@ func (l *Libvirt) Fence(ctx context.Context, target string, action fencing.Actio
 		if off {
 			return nil
 		}
-		if _, err := l.virsh(ctx, d.uri, "destroy", d.uuid); err != nil {
+		if _, err := l.virsh(ctx, d.uri, "destroy", d.handle); err != nil {
 			return fmt.Errorf("fence %s off: %w", target, err)
 		}
 		if action == fencing.Off {
@@ -275,7 +296,7 @@ func (l *Libvirt) Fence(ctx context.Context, target string, action fencing.Actio
 				break
 			}
 		}
-		if _, err := l.virsh(ctx, d.uri, "start", d.uuid); err != nil {
+		if _, err := l.virsh(ctx, d.uri, "start", d.handle); err != nil {
 			// The real daemon does not report a failed restart either: the node is fenced.
 			l.Log.Warn("restart after reboot failed", "domain", d.name, "err", err)
 		}
@@ -284,7 +305,7 @@ func (l *Libvirt) Fence(ctx context.Context, target string, action fencing.Actio
 		if !off {
 			return nil
 		}
-		if _, err := l.virsh(ctx, d.uri, "start", d.uuid); err != nil {
+		if _, err := l.virsh(ctx, d.uri, "start", d.handle); err != nil {
 			return fmt.Errorf("fence %s on: %w", target, err)
 		}
 		return nil
@@ -296,11 +317,7 @@ func (l *Libvirt) Fence(ctx context.Context, target string, action fencing.Actio
 func (l *Libvirt) Status(ctx context.Context, target string) (fencing.PowerState, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	d, err := l.resolve(ctx, target)
-	if err != nil {
-		return fencing.Unknown, fmt.Errorf("get status of %s: %w", target, err)
-	}
-	st, err := l.state(ctx, d)
+	_, st, err := l.find(ctx, target)
 	if err != nil {
 		return fencing.Unknown, fmt.Errorf("get status of %s: %w", target, err)
 	}
