@@ -6,6 +6,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,9 @@ type Config struct {
 	Group  string // multicast group; default 225.0.0.12 or ff05::3:1
 	Port   int    // UDP destination port, TCP listener port in TCP mode; default 1229
 	// CallbackPort is the TCP port the client listens on for the daemon's callback and writes into the
-	// request; default Port (as fence_xvm does).
+	// request; default Port (as fence_xvm does). EphemeralPort picks a free port per request, so that
+	// concurrent requests from one host do not wait for each other (daemons call back to whatever port the
+	// request names, the real one included).
 	CallbackPort int
 	Retrans      time.Duration // multicast retransmit interval; default 2 s
 	Timeout      time.Duration // whole-exchange timeout in multicast mode and per-step timeout; default 30 s
@@ -60,12 +63,17 @@ type Config struct {
 	UseUUID      bool          // set the RF_UUID flag (daemons ignore it)
 	Logger       *slog.Logger  // default: discard
 	Rand         io.Reader     // default crypto/rand
-	// Seqno returns a request id; default: the microseconds part of the current time, as the real clients do.
+	// Seqno returns a request id. Daemons drop a request whose (op, seqno, domain) they answered in the last
+	// 10 s, so ids must not repeat; default: 32 random bits per request (the real clients use the
+	// microseconds of the clock, which two concurrent requests can share).
 	Seqno func() uint32
 	// LocalAddrs lists the local addresses to send from in multicast mode; default: every address of the
 	// family on an up interface (IPv6: not ::1, not link-local), as the real client does.
 	LocalAddrs func(v6 bool) ([]LocalAddr, error)
 }
+
+// EphemeralPort as Config.CallbackPort listens on a kernel-chosen port for each request.
+const EphemeralPort = -1
 
 // LocalAddr is an address a multicast request is sent from, with its interface index.
 type LocalAddr struct {
@@ -104,7 +112,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.CallbackPort == 0 {
 		cfg.CallbackPort = cfg.Port
 	}
-	if cfg.Port < 0 || cfg.Port > 65535 || cfg.CallbackPort < 0 || cfg.CallbackPort > 65535 {
+	if cfg.Port < 0 || cfg.Port > 65535 || cfg.CallbackPort < EphemeralPort || cfg.CallbackPort > 65535 {
 		return nil, fmt.Errorf("configure fence_xvm client: port %d / %d out of range", cfg.Port, cfg.CallbackPort)
 	}
 	if cfg.Retrans <= 0 {
@@ -153,7 +161,14 @@ func New(cfg Config) (*Client, error) {
 		cfg.Rand = rand.Reader
 	}
 	if cfg.Seqno == nil {
-		cfg.Seqno = func() uint32 { return uint32(time.Now().Nanosecond() / 1000) }
+		rnd := cfg.Rand
+		cfg.Seqno = func() uint32 {
+			var b [4]byte
+			if _, err := io.ReadFull(rnd, b[:]); err != nil {
+				return uint32(time.Now().UnixNano())
+			}
+			return binary.LittleEndian.Uint32(b[:])
+		}
 	}
 	if cfg.LocalAddrs == nil {
 		cfg.LocalAddrs = InterfaceAddrs
@@ -242,7 +257,8 @@ func (c *Client) doMulticast(ctx context.Context, req xvm.Request) (Response, er
 	var lerr error
 	for tries := 0; ; tries++ {
 		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, network, net.JoinHostPort("", strconv.Itoa(c.cfg.CallbackPort)))
+		port := max(c.cfg.CallbackPort, 0)
+		l, err := lc.Listen(ctx, network, net.JoinHostPort("", strconv.Itoa(port)))
 		if err == nil {
 			ln = l.(*net.TCPListener)
 			attempts -= tries
@@ -269,7 +285,7 @@ func (c *Client) doMulticast(ctx context.Context, req xvm.Request) (Response, er
 	} else {
 		req.Family, req.AddrLen = xvm.FamilyInet, 4
 	}
-	req.Port = uint16(c.cfg.CallbackPort)
+	req.Port = uint16(ln.Addr().(*net.TCPAddr).Port)
 	for i := 0; i < attempts; i++ {
 		if err := c.sendAll(ctx, req, group, v6); err != nil {
 			return Response{}, err
