@@ -55,6 +55,7 @@ type NodeStatus struct {
 // CommandResult answers a command.
 type CommandResult struct {
 	Epoch uint64 `json:"epoch"`
+	Index uint64 `json:"index"` // the Raft log index of the change
 	DC    string `json:"dc,omitempty"`
 }
 

@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,8 +88,9 @@ func TestTwoNodeTakeover(t *testing.T) {
 	}
 	victim.Kill()
 	victim.SetLink(false)
-	st = survivor.WaitFor(15*time.Second, "survivor DC with the group", func(st *api.Status) bool {
-		return st.DC == survivor.Name && st.Quorum.Quorate && runningOn(st, "d1") == survivor.Name && runningOn(st, "d2") == survivor.Name
+	st = survivor.WaitFor(15*time.Second, "survivor DC with the group, timeline recorded", func(st *api.Status) bool {
+		return st.DC == survivor.Name && st.Quorum.Quorate && runningOn(st, "d1") == survivor.Name && runningOn(st, "d2") == survivor.Name &&
+			st.Store.Timeline != nil && strings.Contains(fmt.Sprint(st.Store.Timeline.Events), "d2 started")
 	})
 	if st.Store.Timeline == nil || len(st.Store.Timeline.Events) < 3 {
 		t.Fatalf("no failover timeline: %+v", st.Store.Timeline)

@@ -364,9 +364,9 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 			if errors.Is(res.Err, store.ErrConflict) {
 				code = http.StatusConflict
 			}
-			return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName}, &api.StatusError{Code: code, Err: res.Err}
+			return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName, Index: f.Index()}, &api.StatusError{Code: code, Err: res.Err}
 		}
-		return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName}, nil
+		return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName, Index: f.Index()}, nil
 	}
 	if forwarded {
 		return api.CommandResult{}, &api.StatusError{Code: http.StatusServiceUnavailable, Err: fmt.Errorf("%s is not the DC any more; retry", d.cfg.NodeName)}
@@ -383,8 +383,27 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 		}
 		return res, &api.StatusError{Code: http.StatusBadGateway, Err: fmt.Errorf("forward to DC %s: %w", id, err)}
 	}
+	// Read your writes: answer only once this node has applied the change too, so that the next read
+	// here (crm's next command) sees it.
+	deadline := time.After(3 * time.Second)
+	for {
+		ch := d.store.Changed()
+		if _, e := d.store.Epoch(); e >= res.Epoch && d.rnApplied(rn) >= res.Index {
+			break
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return res, nil
+		case <-ctx.Done():
+			return res, nil
+		}
+	}
 	return res, nil
 }
+
+// rnApplied is the index this node's FSM has applied.
+func (d *Daemon) rnApplied(rn *raftNode) uint64 { return rn.r.AppliedIndex() }
 
 // saveDiscarded writes the state this node is about to drop next to its data dir and returns the path.
 func (d *Daemon) saveDiscarded(reason string) (string, error) {

@@ -261,10 +261,13 @@ func (d *Daemon) noQuorumStop(ctx context.Context, v quorum.Verdict, isLeader bo
 	}
 }
 
+// serverIDs returns the voters of a configuration (non-voters are still catching up).
 func serverIDs(servers []raft.Server) []string {
 	var out []string
 	for _, s := range servers {
-		out = append(out, string(s.ID))
+		if s.Suffrage == raft.Voter {
+			out = append(out, string(s.ID))
+		}
 	}
 	return out
 }
@@ -478,9 +481,11 @@ func (d *Daemon) clearNotice(key string) {
 }
 
 // position orders two Raft histories by the rejoin rule: higher (admin epoch, epoch, last term, last index)
-// wins; a tie goes to the lexically smaller node name (as pacemaker's election prefers).
+// wins; on a tie the node that leads now wins (no needless churn), then the lexically smaller node name (as
+// pacemaker's election prefers).
 type position struct {
 	admin, epoch, term, index uint64
+	leader                    bool
 	name                      string
 }
 
@@ -494,13 +499,16 @@ func (a position) beats(b position) bool {
 		return a.term > b.term
 	case a.index != b.index:
 		return a.index > b.index
+	case a.leader != b.leader:
+		return a.leader
 	}
 	return a.name < b.name
 }
 
-// maybeRejoin reconciles with peers whose Raft configuration diverged from this node's (DESIGN.md 4.3):
-// the loser saves its state beside the data dir, wipes its Raft state and waits; the winner, as leader, adds
-// it back as a voter.
+// maybeRejoin reconciles with peers whose Raft configuration diverged from this node's (DESIGN.md 4.3).
+// The loser saves its state beside the data dir, wipes its Raft state and waits ("fresh"); the winner leads
+// (making itself the single voter if it must) and takes the fresh node back: first as a non-voter, so that
+// the newcomer's catching up cannot cost the leader its lease, then as a voter once it has the log.
 func (d *Daemon) maybeRejoin(ctx context.Context, rn *raftNode, voters []string, isLeader, fresh bool) {
 	d.mu.Lock()
 	alive := make(map[string]membership.Meta, len(d.alive))
@@ -513,30 +521,44 @@ func (d *Daemon) maybeRejoin(ctx context.Context, rn *raftNode, voters []string,
 	for _, m := range d.cfg.Members() {
 		configured[m.Name] = m.Addr
 	}
+	servers := rn.servers()
+	suffrage := map[string]raft.ServerSuffrage{}
+	for _, srv := range servers {
+		suffrage[string(srv.ID)] = srv.Suffrage
+	}
 	for name, peer := range alive {
 		addr, ok := configured[name]
 		if !ok {
 			continue
 		}
 		if peer.Fresh {
-			if isLeader && !slices.Contains(voters, name) {
-				d.addVoter(rn, name, addr)
+			if !isLeader {
+				continue
+			}
+			sf, in := suffrage[name]
+			switch {
+			case !in:
+				d.addServer(rn, name, addr, false)
+			case sf == raft.Nonvoter && peer.LastIndex+2 >= rn.r.LastIndex():
+				d.addServer(rn, name, addr, true)
 			}
 			continue
 		}
 		if fresh {
-			continue
+			continue // waiting to be taken back
+		}
+		if _, leaderID := rn.r.LeaderWithID(); string(leaderID) == name {
+			continue // we follow this peer: one cluster, whatever its gossip says yet
 		}
 		diverged := !slices.Contains(voters, name) || !slices.Contains(peer.Voters, d.cfg.NodeName)
 		if !diverged {
 			continue
 		}
-		me := position{mine.AdminEpoch, mine.Epoch, mine.LastTerm, mine.LastIndex, d.cfg.NodeName}
-		them := position{peer.AdminEpoch, peer.Epoch, peer.LastTerm, peer.LastIndex, name}
+		me := position{mine.AdminEpoch, mine.Epoch, mine.LastTerm, mine.LastIndex, isLeader, d.cfg.NodeName}
+		them := position{peer.AdminEpoch, peer.Epoch, peer.LastTerm, peer.LastIndex, peer.Leader, name}
 		if !them.beats(me) {
-			// This node's history wins. It must be able to lead alone to take the peer back: unless it
-			// already leads, it makes itself the single voter; the peer discards its history once it sees
-			// this node lead, and the branch above adds it when it is fresh.
+			// This node's history wins. It must lead to take the peer back: unless it does, it makes itself
+			// the single voter; the peer discards its history once it sees this node lead.
 			if !isLeader && !slices.Equal(voters, []string{d.cfg.NodeName}) {
 				d.log.Warn("rejoin: our history wins; becoming the single voter to take the peer back", "peer", name,
 					"ours", fmt.Sprintf("epoch %d term %d index %d", mine.Epoch, mine.LastTerm, mine.LastIndex),
@@ -556,13 +578,24 @@ func (d *Daemon) maybeRejoin(ctx context.Context, rn *raftNode, voters []string,
 	}
 }
 
-func (d *Daemon) addVoter(rn *raftNode, name, ip string) {
-	err := rn.r.AddVoter(raft.ServerID(name), raft.ServerAddress(d.raftAddr(ip)), 0, 2*time.Second).Error()
+// addServer adds a returning peer to the Raft configuration, as a non-voter or (promotion) as a voter.
+func (d *Daemon) addServer(rn *raftNode, name, ip string, voter bool) {
+	addr := raft.ServerAddress(d.raftAddr(ip))
+	var err error
+	if voter {
+		err = rn.r.AddVoter(raft.ServerID(name), addr, 0, 2*time.Second).Error()
+	} else {
+		err = rn.r.AddNonvoter(raft.ServerID(name), addr, 0, 2*time.Second).Error()
+	}
 	if err != nil {
-		d.log.Warn("add returning peer as voter", "peer", name, "err", err)
+		d.log.Warn("add returning peer to raft", "peer", name, "voter", voter, "err", err)
 		return
 	}
-	d.log.Info("returning peer added as raft voter", "peer", name)
+	if voter {
+		d.log.Info("returning peer is a raft voter again", "peer", name)
+	} else {
+		d.log.Info("returning peer added as raft non-voter; it becomes a voter once it has the log", "peer", name)
+	}
 }
 
 // wipe discards this node's Raft state after saving the CIB and status beside the data dir, and restarts Raft

@@ -22,6 +22,7 @@ type raftNode struct {
 	r      *raft.Raft
 	bolt   *raftboltdb.BoltStore
 	trans  *raft.NetworkTransport
+	layer  *transport.RaftLayer
 	notify chan bool
 	conf   *raft.Config
 	// scannedEpoch is the epoch the persisted history reaches, known before Raft re-applies it.
@@ -81,9 +82,9 @@ func openRaft(dataDir, id string, fsm *store.Store, mux *transport.Mux, timers r
 		bolt.Close()
 		return nil, fmt.Errorf("read raft state in %s: %w", dbPath, err)
 	}
+	layer := mux.RaftLayer()
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: mux.RaftLayer(), MaxPool: 3, Timeout: 2 * time.Second, Logger: hl,
-		ServerAddressProvider: nil,
+		Stream: layer, MaxPool: 3, Timeout: time.Second, Logger: hl,
 	})
 	if !has && len(bootstrap) > 0 {
 		if err := raft.BootstrapCluster(conf, bolt, bolt, snaps, trans, raft.Configuration{Servers: bootstrap}); err != nil {
@@ -99,7 +100,7 @@ func openRaft(dataDir, id string, fsm *store.Store, mux *transport.Mux, timers r
 		bolt.Close()
 		return nil, fmt.Errorf("start raft from %s: %w", dir, err)
 	}
-	return &raftNode{r: r, bolt: bolt, trans: trans, notify: notify, conf: conf, scannedEpoch: scanned}, nil
+	return &raftNode{r: r, bolt: bolt, trans: trans, layer: layer, notify: notify, conf: conf, scannedEpoch: scanned}, nil
 }
 
 // scanEpoch replays the persisted snapshot and log into a scratch store and returns the CIB epoch they lead
@@ -156,6 +157,7 @@ func openBolt(path string) (*raftboltdb.BoltStore, error) {
 
 // shutdown stops Raft and closes its stores.
 func (n *raftNode) shutdown() error {
+	n.layer.Abort()
 	err := n.r.Shutdown().Error()
 	if cerr := n.bolt.Close(); err == nil {
 		err = cerr

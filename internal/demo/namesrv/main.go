@@ -1,0 +1,51 @@
+// Command namesrv is the demo's stand-in service: an HTTP server that answers every request with the name
+// of the node it runs on, found by matching the host's addresses against -names (ADDR=NAME,...).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	listen := flag.String("listen", ":8080", "address to listen on")
+	names := flag.String("names", "", "ADDR=NAME,... mapping host addresses to node names")
+	flag.Parse()
+	name, _ := os.Hostname()
+	addrs, _ := net.InterfaceAddrs()
+	for _, pair := range strings.Split(*names, ",") {
+		a, n, ok := strings.Cut(pair, "=")
+		if !ok {
+			continue
+		}
+		for _, ha := range addrs {
+			if ipn, ok := ha.(*net.IPNet); ok && ipn.IP.String() == a {
+				name = n
+			}
+		}
+	}
+	srv := &http.Server{Addr: *listen, ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		fmt.Fprintln(w, name)
+	})}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "namesrv:", err)
+		os.Exit(1)
+	}
+}
