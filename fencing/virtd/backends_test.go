@@ -187,3 +187,17 @@ func TestExecBackend(t *testing.T) {
 		}
 	}
 }
+
+// A cancelled context ends a virsh command at once, and the backend still works afterwards.
+func TestLibvirtCancel(t *testing.T) {
+	needVirsh(t)
+	l := newTestLibvirt(t, "test:///default")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Status(ctx, "test"); err == nil {
+		t.Fatal("Status with a cancelled context succeeded")
+	}
+	if st, err := l.Status(context.Background(), "test"); err != nil || st != fencing.PoweredOn {
+		t.Fatalf("Status afterwards: %v %v", st, err)
+	}
+}

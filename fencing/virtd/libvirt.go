@@ -123,6 +123,9 @@ func (l *Libvirt) session(uri string) (*virshSession, error) {
 // virsh runs one command line in uri's session and returns its output lines; lines starting with
 // "error:" make it return an error. Callers hold l.mu.
 func (l *Libvirt) virsh(ctx context.Context, uri string, args ...string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("virsh -c %s %s: %w", uri, args[0], err)
+	}
 	s, err := l.session(uri)
 	if err != nil {
 		return nil, err
@@ -144,6 +147,8 @@ func (l *Libvirt) virsh(ctx context.Context, uri string, args ...string) ([]stri
 		deadline = d
 	}
 	s.out.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { s.out.SetReadDeadline(time.Now()) })
+	defer stop()
 	chunk := make([]byte, 4096)
 	for {
 		if i := bytes.Index(s.buf, []byte(marker)); i >= 0 {
