@@ -3,7 +3,9 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -207,5 +209,55 @@ func TestRunAgainstDaemon(t *testing.T) {
 	code, out, errs := run(t, nil, "action=status\nport=vm1\nnodename=n1\nipaddr=127.0.0.1\nipport="+port+"\nkey_file="+kf+"\n")
 	if code != 0 || out != "Status: ON\n" {
 		t.Fatalf("stdin status: %d %q %q", code, out, errs)
+	}
+}
+
+// rawDaemon accepts one TCP-mode request, authenticates with sha256 and writes answer, then closes.
+func rawDaemon(t *testing.T, key []byte, answer []byte) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var pkt [xvm.RequestSize]byte
+		if _, err := io.ReadFull(c, pkt[:]); err != nil {
+			return
+		}
+		if xvm.DaemonAuth(c, key, xvm.HashSHA256, rand.Reader) == nil {
+			c.Write(answer)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func TestRunUnusualAnswers(t *testing.T) {
+	dir := t.TempDir()
+	key := []byte("k")
+	kf := filepath.Join(dir, "key")
+	os.WriteFile(kf, key, 0o600)
+	tests := []struct {
+		answer []byte
+		code   int
+		out    string
+	}{
+		{nil, 255, "Unknown response (-1)\n"},
+		{[]byte{7}, 7, "Unknown response (7)\n"},
+		{[]byte{0xfd, 1, 2}, 0, "Bad read!\n"},
+	}
+	for _, tc := range tests {
+		port := rawDaemon(t, key, tc.answer)
+		code, out, _ := run(t, []string{"-T", "127.0.0.1", "-p", port, "-k", kf, "-t", "20", "-o", "status", "-H", "vm1"}, "")
+		if code != tc.code || out != tc.out {
+			t.Errorf("answer %x: exit %d %q, want %d %q", tc.answer, code, out, tc.code, tc.out)
+		}
 	}
 }
