@@ -271,22 +271,12 @@ func listenUnix(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Changed implements api.Backend.
+// Changed implements api.Backend: the channel closes at the next change of the membership view, of the
+// daemon's own state, or of the replicated store (the loop relays store changes).
 func (d *Daemon) Changed() <-chan struct{} {
-	st := d.store.Changed()
 	d.mu.Lock()
-	vc := d.viewChanged
-	d.mu.Unlock()
-	out := make(chan struct{})
-	go func() {
-		select {
-		case <-st:
-		case <-vc:
-		case <-time.After(10 * time.Second):
-		}
-		close(out)
-	}()
-	return out
+	defer d.mu.Unlock()
+	return d.viewChanged
 }
 
 func (d *Daemon) viewChangedLocked() {
@@ -296,7 +286,7 @@ func (d *Daemon) viewChangedLocked() {
 
 // Status implements api.Backend.
 func (d *Daemon) Status() api.Status {
-	st := d.store.State()
+	st := d.store.View()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := api.Status{
@@ -411,7 +401,7 @@ func (d *Daemon) saveDiscarded(reason string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	st := d.store.State()
+	st := d.store.View()
 	name := fmt.Sprintf("%s-epoch%d.json", time.Now().UTC().Format("20060102T150405.000"), st.CIB.Epoch)
 	b, err := json.MarshalIndent(struct {
 		Reason string      `json:"reason"`

@@ -92,7 +92,7 @@ func (d *Daemon) aliveSet() string {
 
 // schedulerInput gathers what the scheduler needs.
 func (d *Daemon) schedulerInput() scheduler.Input {
-	st := d.store.State()
+	st := d.store.View()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	stonith := cib.IsTrue(st.CIB.Property("stonith-enabled"))
@@ -149,7 +149,7 @@ func isWitness(c *cib.CIB, name string) bool {
 // forgetLostNodes drops the op history of nodes that are known to be down — lost with stonith disabled, left
 // cleanly, or fenced — so that their resources count as stopped and are probed again when they return.
 func (d *Daemon) forgetLostNodes(ctx context.Context) {
-	st := d.store.State()
+	st := d.store.View()
 	stonith := cib.IsTrue(st.CIB.Property("stonith-enabled"))
 	var forget []string
 	d.mu.Lock()
@@ -336,7 +336,7 @@ func (d *Daemon) onMonitorReport(r executor.Report) {
 // stopLocalResources stops what this node runs, in reverse start order, before a clean shutdown or when
 // the partition lost quorum under no-quorum-policy=stop and no DC can tell it to.
 func (d *Daemon) stopLocalResources(ctx context.Context, why string) {
-	st := d.store.State()
+	st := d.store.View()
 	ops := st.Status.Ops[d.cfg.NodeName]
 	var running []cib.Primitive
 	for _, p := range st.CIB.Primitives {

@@ -18,12 +18,13 @@ import (
 
 // loop is the daemon's one decision-making goroutine. It returns when ctx ends.
 func (d *Daemon) loop(ctx context.Context) {
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		d.mu.Lock()
 		notify := d.rn.notify
 		d.mu.Unlock()
+		storeChanged := d.store.Changed()
 		select {
 		case <-ctx.Done():
 			return
@@ -31,7 +32,10 @@ func (d *Daemon) loop(ctx context.Context) {
 			d.onMember(ev)
 		case leader := <-notify:
 			d.onLeadership(ctx, leader)
-		case <-d.store.Changed():
+		case <-storeChanged:
+			d.mu.Lock()
+			d.viewChangedLocked()
+			d.mu.Unlock()
 		case <-tick.C:
 		case <-d.wake:
 		}
@@ -182,7 +186,7 @@ func (d *Daemon) commitTimeline(ctx context.Context, tl *store.Timeline) {
 func (d *Daemon) evaluate(ctx context.Context) {
 	// Alive() is memberlist's truth; events only make us react sooner.
 	alive := d.ml.Alive()
-	st := d.store.State()
+	st := d.store.View()
 	d.mu.Lock()
 	for name := range d.alive {
 		if _, ok := alive[name]; !ok {

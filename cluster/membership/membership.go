@@ -122,7 +122,7 @@ func Start(cfg Config, peers []string) (*Membership, error) {
 	mc.ProbeInterval = cfg.ProbeInterval
 	mc.ProbeTimeout = cfg.ProbeInterval * 4 / 5
 	mc.SuspicionMult = cfg.SuspicionMult
-	mc.GossipInterval = 50 * time.Millisecond
+	mc.GossipInterval = 100 * time.Millisecond
 	mc.PushPullInterval = 15 * time.Second
 	mc.TCPTimeout = 2 * time.Second
 	mc.LogOutput = &slogWriter{log: cfg.Log}

@@ -122,6 +122,14 @@ func (s *Store) Reset() {
 	s.notifyLocked()
 }
 
+// View returns the current state without copying it. Apply never changes a published state (it builds the
+// next one and swaps it in), so the view stays consistent; the caller must not modify it.
+func (s *Store) View() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
 // State returns a deep copy of the current state.
 func (s *Store) State() State {
 	s.mu.Lock()
