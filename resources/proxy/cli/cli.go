@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -237,6 +239,18 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if path := os.Getenv("DUET_PROXY_CPUPROFILE"); path != "" {
+		// profiling aid for the benchmarks: CPU profile of the whole run
+		if f, err := os.Create(path); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
+	if os.Getenv("GOGC") == "" {
+		// the proxy's heap is small and short-lived: collect less often than Go's default (fewer latency spikes)
+		debug.SetGCPercent(400)
+	}
 	node := o.localPeer
 	srv := server.NewWithOptions(cfg, log, server.Options{Stdout: stdout, Stderr: stderr, Node: node})
 	if err := srv.Start(ctx); err != nil {

@@ -32,6 +32,7 @@ type httpConn struct {
 	src     netip.Addr
 	srcStr  string
 	lbreq   balance.Request
+	entry   logfmt.Entry
 }
 
 func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int) {
@@ -88,6 +89,7 @@ func (h *httpConn) waitRequest(first bool) bool {
 	}
 	h.c.setRead(to)
 	n, err := h.c.Conn.Read(h.pc.b[:])
+	h.pc.off, h.pc.n = 0, n
 	if n == 0 || err != nil {
 		if first && isTimeout(err) {
 			// haproxy answers 408 to a connection that sent nothing in time
@@ -97,7 +99,6 @@ func (h *httpConn) waitRequest(first bool) bool {
 		}
 		return false
 	}
-	h.pc.has = true
 	h.br = getReader(&h.pc)
 	h.bw = getWriter(h.c)
 	return true
@@ -172,11 +173,15 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	be.cnt.open(time.Now())
 	defer be.cnt.scur.Add(-1)
 	be.cnt.reqTot.Add(1)
-	e := logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
+	h.entry = logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
+	e := &h.entry // reused per connection: no allocation per request
 	opts := be.cfg.Options
 	closeServer := opts.HTTPServerClose || opts.HTTPClose || fe.cfg.Options.HTTPServerClose || fe.cfg.Options.HTTPClose
 	closeClient := h.req.ConnClose || opts.HTTPClose || fe.cfg.Options.HTTPClose || h.req.HadCLAndTE
-	h.lbreq.URI = string(h.req.URI)
+	switch be.cfg.Balance.Algo {
+	case config.AlgoURI, config.AlgoURLParam, config.AlgoHash:
+		h.lbreq.URI = string(h.req.URI)
+	}
 	if be.cfg.Balance.Algo == config.AlgoHash {
 		if v := h.req.Get("host"); len(v) > 0 {
 			h.lbreq.Host = v[0]
@@ -202,7 +207,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			be.cnt.status(503)
 			e.Status, e.Term = 503, term
 			h.writeError(503)
-			h.log(&e, start, reqLine, be)
+			h.log(e, start, reqLine, be)
 			return false
 		}
 		bc = res.conn
@@ -219,7 +224,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			continue
 		}
 		if werr != nil {
-			return h.serverFailed(be, res, bc, &e, start, reqLine, 502, "SH--")
+			return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--")
 		}
 		break
 	}
@@ -242,9 +247,9 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			var pe *httpx.Error
 			if errors.As(err, &pe) {
 				fe.cnt.ereq.Add(1)
-				return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "PR--")
+				return h.serverFailed(be, res, bc, e, start, reqLine, 400, "PR--")
 			}
-			return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "CD--")
+			return h.serverFailed(be, res, bc, e, start, reqLine, 400, "CD--")
 		}
 	}
 	tSent := time.Now()
@@ -266,14 +271,14 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 						continue
 					}
 				}
-				return h.serverFailed(be, res, bc, &e, start, reqLine, 502, "SH--")
+				return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--")
 			}
 			if isTimeout(err) {
-				return h.serverFailed(be, res, bc, &e, start, reqLine, 504, "sH--")
+				return h.serverFailed(be, res, bc, e, start, reqLine, 504, "sH--")
 			}
 			sv.st.cnt.eresp.Add(1)
 			be.cnt.eresp.Add(1)
-			return h.serverFailed(be, res, bc, &e, start, reqLine, 502, "SH--")
+			return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--")
 		}
 		if h.resp.Status >= 100 && h.resp.Status < 200 && h.resp.Status != 101 {
 			gotInterim = true
@@ -281,7 +286,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			h.resp.WriteFields(h.bw)
 			h.bw.WriteString("\r\n")
 			if err := h.bw.Flush(); err != nil {
-				return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "CD--")
+				return h.serverFailed(be, res, bc, e, start, reqLine, 400, "CD--")
 			}
 			if h.resp.Status == 100 && h.req.Expect100 && bodyKind != httpx.BodyNone {
 				n, err := httpx.CopyBody(bc.bw, h.br, bodyKind, h.req.ContentLength, 400)
@@ -290,7 +295,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 					err = bc.bw.Flush()
 				}
 				if err != nil {
-					return h.serverFailed(be, res, bc, &e, start, reqLine, 400, "CD--")
+					return h.serverFailed(be, res, bc, e, start, reqLine, 400, "CD--")
 				}
 				bodyKind = httpx.BodyNone
 			}
@@ -328,7 +333,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	outBytes := int64(0)
 	if upgrade {
 		if err := h.bw.Flush(); err != nil {
-			return h.serverFailed(be, res, bc, &e, start, reqLine, 0, "CD--")
+			return h.serverFailed(be, res, bc, e, start, reqLine, 0, "CD--")
 		}
 		// tunnel: flush what is buffered on both sides, then pipe
 		if n := h.br.Buffered(); n > 0 {
@@ -348,7 +353,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		in, out, _, _ := pipe(h.c, bc.c, cto, sto)
 		inBytes += in
 		outBytes += out
-		h.finish(be, sv, bc, false, inBytes, outBytes, &e, start, reqLine, "----")
+		h.finish(be, sv, bc, false, inBytes, outBytes, e, start, reqLine, "----")
 		return false
 	}
 	n, err := httpx.CopyBody(h.bw, bc.br, respKind, h.resp.ContentLength, 502)
@@ -361,11 +366,11 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		if isTimeout(err) {
 			term = "sD--"
 		}
-		h.finish(be, sv, bc, false, inBytes, outBytes, &e, start, reqLine, term)
+		h.finish(be, sv, bc, false, inBytes, outBytes, e, start, reqLine, term)
 		return false
 	}
 	reuse := !closeServer && !h.resp.ConnClose && respKind != httpx.BodyUntilClose && bc.br.Buffered() == 0
-	h.finish(be, sv, bc, reuse, inBytes, outBytes, &e, start, reqLine, "----")
+	h.finish(be, sv, bc, reuse, inBytes, outBytes, e, start, reqLine, "----")
 	return !closeClient
 }
 

@@ -70,18 +70,19 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// prefixConn re-injects one byte read while the connection was idle without a buffer.
+// prefixConn re-injects the bytes read while the connection was idle: an idle keep-alive connection holds only
+// this small buffer, and most requests arrive whole in it, so waiting costs no extra system call.
 type prefixConn struct {
-	c   io.Reader
-	b   [1]byte
-	has bool
+	c      io.Reader
+	b      [512]byte
+	off, n int
 }
 
 func (p *prefixConn) Read(buf []byte) (int, error) {
-	if p.has && len(buf) > 0 {
-		buf[0] = p.b[0]
-		p.has = false
-		return 1, nil
+	if p.off < p.n {
+		k := copy(buf, p.b[p.off:p.n])
+		p.off += k
+		return k, nil
 	}
 	return p.c.Read(buf)
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Benchmark: TCP mode through haproxy and duet-proxy with the same configuration (2 nginx backends, roundrobin),
+# wrk with keep-alive on the same machine, plus 64 MiB bulk transfers. Prints a table and
+#   RESULT duet_rps=... haproxy_rps=... ratio=... duet_p99_ms=... haproxy_p99_ms=... duet_rss_mb=... haproxy_rss_mb=...
+# Environment: DURATION (10s), CONNS (50), THREADS (2).
+source "$(dirname "$0")/proxy-lib.sh"
+build_duet
+start_nginx
+start_pair "    mode tcp
+    balance roundrobin
+    server s1 127.0.0.1:$B1
+    server s2 127.0.0.1:$B2
+"
+declare -A R
+for who in haproxy duet; do
+  if [ $who = haproxy ]; then port=$HP; pid=$HPID; else port=$DP; pid=$DPID; fi
+  run_wrk "$who-tcp" "$port" / "$pid"
+  R[$who-rps]=$RPS; R[$who-p50]=$P50; R[$who-p99]=$P99; R[$who-cpu]=$CPU_US
+  R[$who-rss]=$(rss_mb "$pid")
+  # bulk: 4 connections fetching 64 MiB objects
+  CONNS=4 THREADS=2 run_wrk "$who-bulk" "$port" /big "$pid"
+  R[$who-bulk]=$(python3 -c "print('%.2f' % (float('$RPS')*64/1024))")
+done
+printf '\n%-10s %12s %9s %9s %12s %9s %12s\n' proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "bulk GiB/s"
+for who in haproxy duet; do
+  printf '%-10s %12s %9s %9s %12s %9s %12s\n' "$who" "${R[$who-rps]}" "${R[$who-p50]}" "${R[$who-p99]}" "${R[$who-cpu]}" "${R[$who-rss]}" "${R[$who-bulk]}"
+done
+echo "bulk_ratio=$(ratio "${R[duet-bulk]}" "${R[haproxy-bulk]}")"
+echo "RESULT duet_rps=${R[duet-rps]} haproxy_rps=${R[haproxy-rps]} ratio=$(ratio "${R[duet-rps]}" "${R[haproxy-rps]}") duet_p99_ms=${R[duet-p99]} haproxy_p99_ms=${R[haproxy-p99]} duet_rss_mb=${R[duet-rss]} haproxy_rss_mb=${R[haproxy-rss]}"
