@@ -185,6 +185,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(diags) > 0 && !o.quiet {
 			fmt.Fprintln(stdout, "Warnings were found.")
 		}
+		if !hasListener(cfg) {
+			// like haproxy: valid, but it would not start
+			if !o.quiet {
+				fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
+			}
+			return 2
+		}
 		if !o.quiet {
 			fmt.Fprintln(stdout, "Configuration file is valid")
 		}
@@ -194,6 +201,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return daemonize(args, o, cfg, stderr)
 	}
 	return run(ctx, o, cfg, stdout, stderr)
+}
+
+func hasListener(cfg *config.Config) bool {
+	if len(cfg.Global.StatsSockets) > 0 {
+		return true
+	}
+	for _, p := range cfg.Proxies {
+		if !p.Disabled && p.Cap&config.CapFE != 0 && len(p.Binds) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // daemonize starts a detached copy of this process (Go cannot fork) and writes its PID.
