@@ -513,13 +513,9 @@ func (h *Head) WriteRequestLine(w *bufio.Writer) {
 	}
 }
 
-// WriteStatusLine writes the status line as received (normalized to HTTP/1.1 or 1.0).
+// WriteStatusLine writes the status line with the version haproxy always answers with (HTTP/1.1).
 func (h *Head) WriteStatusLine(w *bufio.Writer) {
-	if h.Minor == 0 {
-		w.WriteString("HTTP/1.0 ")
-	} else {
-		w.WriteString("HTTP/1.1 ")
-	}
+	w.WriteString("HTTP/1.1 ")
 	w.WriteString(strconv.Itoa(h.Status))
 	w.WriteByte(' ')
 	w.Write(h.Reason)
