@@ -69,6 +69,11 @@ type Repositioner interface {
 // New returns the selector for a backend's balance and hash-type lines over servers (in declaration order).
 // seed feeds the random algorithm.
 func New(b config.Balance, ht config.HashType, allBackups bool, servers []*Server, seed uint64) Selector {
+	return NewWithFactor(b, ht, allBackups, servers, seed, 0)
+}
+
+// NewWithFactor is New with hash-balance-factor (0 = unbounded; otherwise > 100, consistent hashing only).
+func NewWithFactor(b config.Balance, ht config.HashType, allBackups bool, servers []*Server, seed uint64, factor int) Selector {
 	g := &groups{servers: servers, allBackups: allBackups}
 	g.gcd = gcdWeights(servers)
 	var sel Selector
@@ -82,7 +87,7 @@ func New(b config.Balance, ht config.HashType, allBackups bool, servers []*Serve
 	case config.AlgoRandom:
 		sel = &random{g: g, draws: max(b.Draws, 1), state: seed | 1}
 	case config.AlgoSource, config.AlgoURI, config.AlgoURLParam, config.AlgoHdr, config.AlgoRDPCookie, config.AlgoHash:
-		h := &hashed{g: g, key: keyFunc(b, ht), consistent: ht.Consistent, balanceFactor: 0}
+		h := &hashed{g: g, key: keyFunc(b, ht), consistent: ht.Consistent, balanceFactor: factor}
 		sel = h
 	default:
 		sel = &roundRobin{g: g}

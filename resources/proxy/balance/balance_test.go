@@ -317,3 +317,23 @@ func FuzzSelectors(f *testing.F) {
 		}
 	})
 }
+
+func TestHashBalanceFactor(t *testing.T) {
+	srv := mkServers(1, 1, 1)
+	sel := NewWithFactor(config.Balance{Algo: config.AlgoURI}, config.HashType{Consistent: true, Function: "sdbm", Avalanche: true}, false, srv, 1, 125)
+	// the same URI again and again: bounded load spreads it once its server holds its share
+	counts := map[string]int{}
+	for i := 0; i < 30; i++ {
+		s := sel.Select(&Request{URI: "/same"}, nil)
+		s.Served++
+		counts[s.Name]++
+	}
+	if len(counts) != 3 {
+		t.Errorf("bounded load did not spread: %v", counts)
+	}
+	for n, c := range counts {
+		if c > 13 {
+			t.Errorf("%s took %d of 30 with factor 125", n, c)
+		}
+	}
+}

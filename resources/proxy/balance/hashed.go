@@ -248,6 +248,42 @@ func (h *hashed) Update() {
 	}
 }
 
+// eligible is chash_server_is_eligible: with hash-balance-factor F, a server may take a new connection while
+// it serves fewer than its weight-proportional share of ceil((backend served + 1) * F / 100) slots (at least 1).
+func (h *hashed) eligible(s *Server) bool {
+	served, tot, cum, mine := 0, 0, 0, 0
+	for _, x := range h.grp {
+		served += x.Served
+		ew := x.Weight * weightScale
+		if x == s {
+			cum, mine = tot, ew
+		}
+		tot += ew
+	}
+	if tot == 0 {
+		return true
+	}
+	totSlots := ((served+1)*h.balanceFactor + 99) / 100
+	per, rem := totSlots/tot, totSlots%tot
+	slots := per*mine + ((cum+mine)*rem)/tot - (cum*rem)/tot
+	if slots == 0 {
+		slots = 1
+	}
+	return s.Served < slots
+}
+
+// boundedWalk walks the ring forward from the point chosen for k until an eligible server (one full loop at most).
+func (h *hashed) boundedWalk(k uint32, avoid *Server) *Server {
+	n := sort.Search(len(h.ring), func(i int) bool { return h.ring[i].key >= k })
+	for i := 0; i < len(h.ring); i++ {
+		s := h.ring[(n+i)%len(h.ring)].s
+		if s != avoid && h.eligible(s) {
+			return s
+		}
+	}
+	return nil
+}
+
 func buildRing(grp []*Server) []point {
 	var pts []point
 	for _, s := range grp {
@@ -297,7 +333,11 @@ func (h *hashed) Select(r *Request, avoid *Server) *Server {
 	}
 	if k, ok := h.key(r); ok {
 		if h.consistent {
-			return ringLookup(h.ring, k, avoid)
+			s := ringLookup(h.ring, k, avoid)
+			if h.balanceFactor > 0 && s != nil && !h.eligible(s) {
+				s = h.boundedWalk(k, avoid)
+			}
+			return s
 		}
 		return h.m[k%uint32(len(h.m))]
 	}

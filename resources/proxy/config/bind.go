@@ -92,8 +92,10 @@ func (p *parser) parseBind(w []string) (Bind, bool) {
 			if _, ok := arg(); !ok {
 				return b, false
 			}
+			p.warnf("'bind %s' : '%s' is accepted but has no effect in Duet (Go's crypto/tls and the kernel defaults apply).", w[1], kw)
 		case "defer-accept", "tfo", "strict-sni", "prefer-client-ciphers", "no-sslv3", "no-tlsv10", "no-tlsv11",
 			"no-tls-tickets":
+			p.warnf("'bind %s' : '%s' is accepted but has no effect in Duet.", w[1], kw)
 		case "accept-proxy":
 			p.errf("'bind %s' : 'accept-proxy' is valid haproxy but not supported by Duet yet.", w[1])
 			return b, false

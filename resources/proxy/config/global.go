@@ -40,6 +40,7 @@ func (p *parser) globalKeyword(w []string) {
 	case "nbthread":
 		if v, ok := p.intArg(w, 1, 1, 4096); ok {
 			g.Nbthread = v
+			p.warnf("'nbthread' is accepted but Duet schedules goroutines on GOMAXPROCS threads instead.")
 		}
 	case "node":
 		if p.needArgs(w, 1, "<name> as argument") {
@@ -56,13 +57,9 @@ func (p *parser) globalKeyword(w []string) {
 		if len(w) > 1 {
 			g.LogHostname = w[1]
 		}
-	case "tune.bufsize":
-		if v, ok := p.intArg(w, 1, 1024, 1<<28); ok {
-			g.BufSize = v
-		}
-	case "tune.maxrewrite":
-		if v, ok := p.intArg(w, 1, 0, 1<<28); ok {
-			g.MaxRewrite = v
+	case "tune.bufsize", "tune.maxrewrite":
+		if _, ok := p.intArg(w, 1, 0, 1<<28); ok {
+			p.warnf("'%s' is accepted but Duet keeps haproxy's defaults (16384 and 1024: heads up to 15360 bytes).", w[0])
 		}
 	case "hard-stop-after":
 		if p.needArgs(w, 1, "<time> as argument") {
@@ -83,8 +80,11 @@ func (p *parser) globalKeyword(w []string) {
 	case "spread-checks":
 		if v, ok := p.intArg(w, 1, 0, 50); ok {
 			g.SpreadChecks = v
+			p.warnf("'spread-checks' is accepted; Duet spreads first checks over the interval by server id instead.")
 		}
-	case "quiet", "zero-warning", "strict-limits", "expose-experimental-directives":
+	case "zero-warning", "strict-limits":
+		p.warnf("'%s' is accepted but has no effect in Duet.", w[0])
+	case "quiet", "expose-experimental-directives":
 	case "chroot", "user", "group", "uid", "gid":
 		if !p.needArgs(w, 1, "an argument") {
 			return
@@ -97,8 +97,10 @@ func (p *parser) globalKeyword(w []string) {
 	case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
 		"ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
 		"ssl-dh-param-file", "tune.ssl.default-dh-param":
-		// Go's crypto/tls chooses safe ciphers and versions itself; the values are checked for presence only.
-		p.needArgs(w, 1, "an argument")
+		// Go's crypto/tls chooses safe ciphers and versions itself.
+		if p.needArgs(w, 1, "an argument") {
+			p.warnf("'%s' is accepted but has no effect in Duet (Go's crypto/tls defaults apply, TLS 1.2 minimum).", w[0])
+		}
 	case "setenv", "presetenv":
 		p.needArgs(w, 2, "<name> and <value> as arguments")
 		p.warnf("'%s' is accepted but Duet does not modify its environment; later ${%s} references use the process environment", w[0], safeIdx(w, 1))

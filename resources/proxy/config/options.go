@@ -31,7 +31,19 @@ func (p *parser) parseOption(w []string, on bool, full []string) {
 	}
 	beOnly := map[string]bool{"redispatch": true, "allbackups": true, "persist": true, "srvtcpka": true}
 	feOnly := map[string]bool{"dontlognull": true, "clitcpka": true, "http-ignore-probes": true, "tcp-smart-accept": true}
+	noEffect := map[string]bool{"tcp-smart-accept": true, "tcp-smart-connect": true, "http-no-delay": true, "contstats": true,
+		"socket-stats": true, "independent-streams": true, "prefer-last-server": true, "http-pretend-keepalive": true,
+		"log-separate-errors": true, "checkcache": true, "idle-close-on-response": true, "splice-auto": true,
+		"splice-request": true, "splice-response": true, "http-buffer-request": true, "abortonclose": true,
+		"nolinger": true, "logasap": true, "persist": true, "http-ignore-probes": true}
+	if name == "accept-invalid-http-request" || name == "accept-invalid-http-response" {
+		p.errf("'option %s' is valid haproxy but not supported by Duet yet (its HTTP parser stays strict).", name)
+		return
+	}
 	if dst, ok := simple[name]; ok {
+		if noEffect[name] && on {
+			p.warnf("'option %s' is accepted but has no effect in Duet.", name)
+		}
 		if len(w) > 1 {
 			p.errf("'%s %s' cannot handle unexpected argument '%s'.", full[0], name, w[1])
 			return
@@ -208,7 +220,7 @@ func (p *parser) parseHTTPCheck(w []string) {
 	}
 	switch w[1] {
 	case "disable-on-404":
-		px.Check.DisableOn404 = true
+		p.errf("'http-check disable-on-404' is valid haproxy but not supported by Duet yet.")
 	case "send":
 		for i := 2; i < len(w); i++ {
 			if i+1 >= len(w) {

@@ -70,7 +70,9 @@ func (p *parser) proxyKeyword(w []string) {
 			px.Maxconn = v
 		}
 	case "backlog":
-		p.intArg(w, 1, 0, 1<<30)
+		if _, ok := p.intArg(w, 1, 0, 1<<30); ok {
+			p.warnf("'backlog' is accepted but has no effect in Duet (the kernel's somaxconn applies).")
+		}
 	case "timeout":
 		p.parseTimeout(w, fe, be)
 	case "balance":
@@ -258,6 +260,10 @@ func (p *parser) parseTimeout(w []string, fe, be bool) {
 			return
 		}
 		*f.d = d
+	}
+	switch w[1] {
+	case "client-fin", "server-fin", "tarpit":
+		p.warnf("'timeout %s' is accepted but has no effect in Duet yet.", w[1])
 	}
 	switch w[1] {
 	case "client", "clitimeout":
@@ -631,10 +637,9 @@ func (p *parser) parseServerParams(w []string, start int, what string, sp *Serve
 			ok = intArg(i, 0, 1<<30, &sp.Maxconn)
 		case "maxqueue":
 			ok = intArg(i, 0, 1<<30, &sp.Maxqueue)
-		case "minconn":
-			ok = intArg(i, 0, 1<<30, &sp.Minconn)
-		case "slowstart":
-			ok = timeArg(i, &sp.SlowStart)
+		case "minconn", "slowstart":
+			p.errf("'%s' : keyword '%s' is valid haproxy but not supported by Duet yet.", what, kw)
+			return
 		case "port":
 			ok = intArg(i, 1, 65535, &sp.CheckPort)
 		case "addr":
@@ -652,7 +657,8 @@ func (p *parser) parseServerParams(w []string, start int, what string, sp *Serve
 		case "no-ssl":
 			sp.SSL, consumed = false, 0
 		case "check-ssl":
-			sp.CheckSSL, consumed = true, 0
+			p.errf("'%s' : keyword 'check-ssl' is valid haproxy but not supported by Duet yet.", what)
+			return
 		case "verify":
 			var v string
 			v, ok = arg(i)
@@ -661,30 +667,24 @@ func (p *parser) parseServerParams(w []string, start int, what string, sp *Serve
 				ok = false
 			}
 			sp.Verify = v
-		case "send-proxy":
-			sp.SendProxy, consumed = true, 0
-		case "send-proxy-v2":
-			sp.SendProxyV2, consumed = true, 0
+		case "send-proxy", "send-proxy-v2":
+			p.errf("'%s' : keyword '%s' is valid haproxy but not supported by Duet yet.", what, kw)
+			return
 		case "no-send-proxy":
 			sp.SendProxy, sp.SendProxyV2, consumed = false, false, 0
 		case "init-addr":
+			// Duet always starts with unresolvable names and resolves them when connecting (like "last,libc,none").
 			var v string
 			v, ok = arg(i)
 			sp.InitAddr = v
-		case "observe":
-			var v string
-			v, ok = arg(i)
-			if ok && v != "layer4" && v != "layer7" && v != "none" {
-				p.errf("'%s' : 'observe' expects one of 'none', 'layer4', 'layer7' but got '%s'.", what, v)
-				ok = false
-			}
-			sp.Observe = v
-		case "on-error":
-			var v string
-			v, ok = arg(i)
-			sp.OnError = v
-		case "sni", "alpn", "resolve-prefer":
+		case "observe", "on-error", "sni", "alpn":
+			p.errf("'%s' : keyword '%s' is valid haproxy but not supported by Duet yet.", what, kw)
+			return
+		case "resolve-prefer":
 			_, ok = arg(i)
+			if ok {
+				p.warnf("'%s' : 'resolve-prefer' is accepted; Duet resolves server names with the system resolver when connecting.", what)
+			}
 		case "resolvers":
 			_, ok = arg(i)
 			if ok {

@@ -374,7 +374,7 @@ func (s *Server) build(cfg *config.Config, old *runtime) (*runtime, error) {
 				be.servers = append(be.servers, sv)
 				be.byName[sc.Name] = sv
 			}
-			be.sel = balance.New(px.Balance, px.HashType, px.Options.AllBackups, lbs, uint64(time.Now().UnixNano()))
+			be.sel = balance.NewWithFactor(px.Balance, px.HashType, px.Options.AllBackups, lbs, uint64(time.Now().UnixNano()), px.HashBalance)
 			be.repo, _ = be.sel.(balance.Repositioner)
 			be.mu.Lock()
 			be.refreshLocked()
