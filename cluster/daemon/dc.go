@@ -46,8 +46,71 @@ func (d *Daemon) runDC(ctx context.Context) {
 			}
 			continue
 		}
-		d.runTransition(ctx, in, plan.Actions)
+		d.runTransition(ctx, in, migrateFirst(in, plan.Actions))
 	}
+}
+
+// migrateFirst turns the move of a healthy resource with meta allow-migrate=true (stop on A, then start on B)
+// into make-before-break: start on B first, then stop on A — pacemaker's live migration, reduced to what a
+// VIP needs. Both nodes hold the address for a moment; the new holder's gratuitous ARP moves the clients
+// before the old one lets go, so a planned move loses no request.
+func migrateFirst(in scheduler.Input, actions []scheduler.Action) []scheduler.Action {
+	migratable := map[string]bool{}
+	for _, p := range in.CIB.Primitives {
+		v, ok := p.Meta["allow-migrate"]
+		if !ok {
+			v = in.CIB.RscDefaults["allow-migrate"]
+		}
+		migratable[p.ID] = cib.IsTrue(v)
+	}
+	healthy := map[[2]string]bool{}
+	for _, r := range in.Resources {
+		healthy[[2]string{r.Resource, r.Node}] = r.State == scheduler.Running
+	}
+	online := map[string]bool{}
+	for _, n := range in.Nodes {
+		online[n.Name] = n.Online
+	}
+	out := slices.Clone(actions)
+	for i := range out {
+		stop := &out[i]
+		if stop.Kind != scheduler.Stop || !migratable[stop.Resource] || !healthy[[2]string{stop.Resource, stop.Node}] || !online[stop.Node] {
+			continue
+		}
+		for j := range out {
+			start := &out[j]
+			if start.Kind != scheduler.Start || start.Resource != stop.Resource || start.Node == stop.Node || !slices.Contains(start.After, stop.ID) {
+				continue
+			}
+			start.After = slices.DeleteFunc(slices.Clone(start.After), func(id int) bool { return id == stop.ID })
+			stop.After = append(slices.Clone(stop.After), start.ID)
+			if dependsOn(out, start.ID, stop.ID, map[int]bool{}) {
+				// Some other edge still makes the start wait for the stop: keep the plan as it was.
+				return actions
+			}
+			stop.Reason += " (after the start on " + start.Node + ": allow-migrate)"
+		}
+	}
+	return out
+}
+
+// dependsOn reports whether action id waits, directly or not, for action on.
+func dependsOn(actions []scheduler.Action, id, on int, seen map[int]bool) bool {
+	if seen[id] {
+		return false
+	}
+	seen[id] = true
+	for _, a := range actions {
+		if a.ID != id {
+			continue
+		}
+		for _, dep := range a.After {
+			if dep == on || dependsOn(actions, dep, on, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runTransition runs a plan's actions in dependency order, each wave concurrently. It stops early — and the

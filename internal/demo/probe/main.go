@@ -1,5 +1,6 @@
-// Command probe is the client of the demo and the failover benchmark: it opens a new TCP connection to URL
-// every -every, sends one HTTP request, and records who answered. On SIGINT/SIGTERM, after -for, or when the
+// Command probe is the client of the demo and the failover benchmark: every -every it opens a new TCP
+// connection to -addr (each request on its own, so a hung one delays no other), sends one HTTP request, and
+// records who answered and when. On SIGINT/SIGTERM, after -for, or when the
 // -stop file appears, it prints every change of the answering node and the client-visible outage of each
 // (from the last answer of the old node to the first answer of the new one), the count of failed requests,
 // and a last line: RESULT answers=N failed=N switches=N max_outage_ms=X max_gap_ms=X last=NODE
@@ -14,7 +15,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -38,39 +41,62 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *dur)
 	defer cancel()
 
-	var samples []sample
+	// Requests run concurrently, one started every -every, so that a request hanging on a dead node does
+	// not delay the next ones: the outage is measured, not the timeout.
+	var (
+		mu      sync.Mutex
+		samples []sample
+		wg      sync.WaitGroup
+	)
+	results := make(chan sample, 1024)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		last := ""
+		for s := range results {
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
+			if *live && s.node != last {
+				what := s.node
+				if what == "" {
+					what = "no answer (" + s.err + ")"
+				}
+				fmt.Printf("%s client: %s\n", s.at.Format("15:04:05.000"), what)
+				last = s.node
+			}
+		}
+	}()
 	t := time.NewTicker(*every)
 	defer t.Stop()
-	last := ""
-	for ctx.Err() == nil {
+loop:
+	for {
 		select {
 		case <-ctx.Done():
+			break loop
 		case <-t.C:
-		}
-		if ctx.Err() != nil {
-			break
 		}
 		if *stopFile != "" {
 			if _, err := os.Stat(*stopFile); err == nil {
-				break
+				break loop
 			}
 		}
-		s := probe(*addr, *timeout)
-		samples = append(samples, s)
-		if *live && s.node != last {
-			what := s.node
-			if what == "" {
-				what = "no answer (" + s.err + ")"
-			}
-			fmt.Printf("%s client: %s\n", s.at.Format("15:04:05.000"), what)
-			last = s.node
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results <- probe(*addr, *timeout)
+		}()
 	}
+	wg.Wait()
+	close(results)
+	<-printed
+	sort.Slice(samples, func(i, j int) bool { return samples[i].at.Before(samples[j].at) })
 	report(samples)
 }
 
-func probe(addr string, timeout time.Duration) sample {
-	s := sample{at: time.Now()}
+// probe makes one request; the sample's time is when the answer (or the failure) came.
+func probe(addr string, timeout time.Duration) (s sample) {
+	defer func() { s.at = time.Now() }()
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		s.err = shortErr(err)
