@@ -9,6 +9,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 WORK=$(mktemp -d /tmp/duet-proxy-bench.XXXXXX)
+chmod 755 "$WORK" # nginx workers run as nobody
 PIDS=()
 cleanup() {
   # TERM first (nginx's master then stops its worker), KILL what is left, and reap.
@@ -98,6 +99,15 @@ run_wrk() {
   P99=$(awk '$1=="99%" {print $2}' "$WORK/wrk-$name.txt" | to_ms)
   local total; total=$(awk '/requests in/ {print $1}' "$WORK/wrk-$name.txt")
   CPU_US=$(python3 -c "print('%.1f' % (($t1-$t0)*1e6/$(getconf CLK_TCK)/max($total,1)))")
+  XFER=$(awk '/Transfer\/sec/ {print $2}' "$WORK/wrk-$name.txt" | python3 -c '
+import sys
+v=sys.stdin.read().strip()
+m={"KB":1/1024/1024,"MB":1/1024,"GB":1.0,"B":1/1024**3}
+for u in ("KB","MB","GB","B"):
+    if v.endswith(u):
+        print("%.2f" % (float(v[:-len(u)])*m[u])); break
+else: print("nan")')
+  if grep -q "Non-2xx" "$WORK/wrk-$name.txt"; then echo "warning: $name had non-2xx answers" >&2; fi
 }
 
 to_ms() { python3 -c '

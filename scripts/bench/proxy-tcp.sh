@@ -19,7 +19,7 @@ for who in haproxy duet; do
   R[$who-rss]=$(rss_mb "$pid")
   # bulk: 4 connections fetching 64 MiB objects
   CONNS=4 THREADS=2 run_wrk "$who-bulk" "$port" /big "$pid"
-  R[$who-bulk]=$(python3 -c "print('%.2f' % (float('$RPS')*64/1024))")
+  R[$who-bulk]=$XFER
 done
 printf '\n%-10s %12s %9s %9s %12s %9s %12s\n' proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "bulk GiB/s"
 for who in haproxy duet; do

@@ -349,6 +349,7 @@ func (p *parser) parseBalance(w []string) {
 		if len(rest) > 0 && rest[0] == "check_post" {
 			b.CheckPost = true
 			rest = rest[1:]
+			p.warnf("'balance url_param %s check_post' : Duet looks for the parameter in the query string only.", b.Param)
 		}
 	case strings.HasPrefix(a, "hdr(") && strings.HasSuffix(a, ")") && len(a) > 5:
 		b.Algo, b.Header = AlgoHdr, a[4:len(a)-1]
