@@ -43,7 +43,7 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/clusterd", "./cmd/crm", "./cmd/crm_mon")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/clusterd", "./cmd/crm", "./cmd/crm_mon", "./cmd/fence_virtd")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
@@ -81,12 +81,17 @@ type Cluster struct {
 	Key   string
 	Bin   string
 	Extra []string // extra clusterd flags for every node
+	// FenceKey is the fence_xvm key file when Options.Fence is set.
+	FenceKey string
 }
 
 // Options shape a cluster.
 type Options struct {
 	Nodes   int  // cluster nodes (default 2): n1, n2, ...
 	Witness bool // add a witness w
+	// Fence runs Duet's fence_virtd with the netns backend on a fence host (10.250.0.1) whose domains are
+	// the node names; FenceKey is then the key file a stonith:fence_xvm primitive needs.
+	Fence bool
 	Extra   []string
 }
 
@@ -115,6 +120,9 @@ func New(t testing.TB, o Options) *Cluster {
 	}
 	if o.Witness {
 		specs = append(specs, spec{"w", "10.250.0.5", true})
+	}
+	if o.Fence {
+		c.startFenceDaemon(dir)
 	}
 	for _, s := range specs {
 		h := topo.AddHost(s.name, s.ip+"/24")
@@ -411,4 +419,40 @@ func (c *Cluster) Heal(a, b *Node) {
 			c.T.Fatalf("heal %s: %v\n%s", n.Name, err, out)
 		}
 	}
+}
+
+// startFenceDaemon runs fence_virtd (netns backend) on host fv; it is stopped by t.Cleanup.
+func (c *Cluster) startFenceDaemon(dir string) {
+	c.T.Helper()
+	fv := c.Topo.AddHost("fv", "10.250.0.1/24")
+	c.FenceKey = filepath.Join(dir, "fence_xvm.key")
+	if err := os.WriteFile(c.FenceKey, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		c.T.Fatal(err)
+	}
+	conf := filepath.Join(dir, "fence_virt.conf")
+	text := fmt.Sprintf("fence_virtd { listener = \"multicast\"; backend = \"netns\"; }\n"+
+		"listeners { multicast { key_file = \"%s\"; interface = \"eth0\"; } }\n"+
+		"backends { netns { prefix = \"%s-\"; } }\n", c.FenceKey, c.Topo.Prefix())
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		c.T.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "fence_virtd.log"))
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	cmd := fv.Command(context.Background(), filepath.Join(c.Bin, "fence_virtd"), "-F", "-f", conf, "-p", filepath.Join(dir, "fence_virtd.pid"), "-d", "1")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		c.T.Fatalf("start fence_virtd: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	c.T.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if c.T.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "fence_virtd.log"))
+			c.T.Logf("---- fence_virtd log ----\n%s", b)
+		}
+	})
 }

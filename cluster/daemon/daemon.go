@@ -41,13 +41,6 @@ type Fencer interface {
 	Fence(ctx context.Context, node string, action string) error
 }
 
-// noFencer is used until a fence device is configured.
-type noFencer struct{}
-
-func (noFencer) Fence(context.Context, string, string) error {
-	return errors.New("no fence device configured")
-}
-
 // Daemon is one clusterd.
 type Daemon struct {
 	cfg    config.Config
@@ -81,6 +74,8 @@ type Daemon struct {
 	nqStopped   bool // resources were stopped for lack of quorum
 	leaving     bool // a clean stop is under way: announced so that peers need not fence this node
 	lastMeta    map[string]membership.Meta
+	// pendingFences are fence results not yet in the replicated history.
+	pendingFences []store.FenceEvent
 
 	wake chan struct{}
 	wg   sync.WaitGroup // goroutines started by the loop (fencing)
@@ -89,11 +84,12 @@ type Daemon struct {
 // New prepares a daemon; nothing runs until Run.
 func New(cfg config.Config, log *slog.Logger) *Daemon {
 	d := &Daemon{
-		cfg: cfg, log: log.With("node", cfg.NodeName), store: store.New(), fencer: noFencer{},
+		cfg: cfg, log: log.With("node", cfg.NodeName), store: store.New(),
 		incarn: time.Now().UnixMilli(), alive: map[string]membership.Meta{}, notices: map[string]string{},
 		lostAt: map[string]time.Time{}, lastMeta: map[string]membership.Meta{}, fenced: map[string]bool{}, fencing: map[string]bool{},
 		viewChanged: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
+	d.fencer = stonith{d: d}
 	d.rpc = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return transport.Dial(ctx, addr, cfg.Key, transport.ChannelRPC)
@@ -225,6 +221,9 @@ func (d *Daemon) startAgents() error {
 		return err
 	}
 	d.reg = agents.NewRegistry(opts)
+	if err := d.reg.RegisterName("stonith:fence_xvm", newStonithAgent()); err != nil {
+		return err
+	}
 	d.exec = executor.New(d.cfg.NodeName, d.reg, d.log, d.onMonitorReport)
 	return nil
 }

@@ -30,6 +30,8 @@ func (d *Daemon) runDC(ctx context.Context) {
 			return
 		}
 		changed := d.Changed()
+		d.commitFences(ctx)
+		d.serveFenceRequests(ctx)
 		d.forgetLostNodes(ctx)
 		in := d.schedulerInput()
 		plan := scheduler.Schedule(in)
@@ -423,6 +425,48 @@ func (d *Daemon) stopLocalResources(ctx context.Context, why string) {
 		d.log.Info("stopped", "rsc", p.ID, "rc", int(res.RC), "reason", res.Reason)
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		d.recordResult(cctx, d.cfg.NodeName, executor.Request{Op: "stop", Resource: p.ID}, res, time.Now())
+		cancel()
+	}
+}
+
+func fenceEvent(target, action, device, by string, err error) store.FenceEvent {
+	ev := store.FenceEvent{Target: target, Action: action, By: by, Device: device, OK: err == nil, Completed: time.Now().UTC()}
+	if err != nil {
+		ev.Reason = err.Error()
+	}
+	return ev
+}
+
+// commitFences records pending fence results in the replicated history (on the DC).
+func (d *Daemon) commitFences(ctx context.Context) {
+	d.mu.Lock()
+	pending := d.pendingFences
+	d.pendingFences = nil
+	d.mu.Unlock()
+	for i, ev := range pending {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := d.Submit(cctx, store.Command{Kind: store.RecordFence, Fence: &ev}, false)
+		cancel()
+		if err != nil {
+			d.mu.Lock()
+			d.pendingFences = append(pending[i:], d.pendingFences...)
+			d.mu.Unlock()
+			return
+		}
+	}
+}
+
+// serveFenceRequests runs the fences users asked for (crm node fence) and clears each request.
+func (d *Daemon) serveFenceRequests(ctx context.Context) {
+	for _, node := range d.store.View().Status.FenceRequests {
+		d.mu.Lock()
+		inflight := d.fencing[node]
+		d.mu.Unlock()
+		if !inflight {
+			d.startFence(ctx, node, "requested by crm node fence")
+		}
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, _ = d.Submit(cctx, store.Command{Kind: store.RequestFence, Node: node, Delete: true}, false)
 		cancel()
 	}
 }

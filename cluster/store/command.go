@@ -15,17 +15,18 @@ type Kind string
 
 // The commands.
 const (
-	SetProperty Kind = "set-property" // Name, Value ("" with Delete)
-	SetNodeAttr Kind = "set-node-attr"
-	EnsureNodes Kind = "ensure-nodes" // Nodes: add missing configured nodes
-	ReplaceCIB  Kind = "replace-cib"  // CIB: replace the configuration (epoch checked by ExpectEpoch)
-	SetTimeline Kind = "set-timeline"
-	RecordOp    Kind = "record-op"    // Node, Rsc, Op
-	ClearFail   Kind = "clear-fail"   // Node ("" = all), Rsc ("" = all)
-	SetFail     Kind = "set-fail"     // Node, Rsc, Value
-	SetPlan     Kind = "set-plan"     // Transition
-	RecordFence Kind = "record-fence" // Fence
-	ForgetNode  Kind = "forget-ops"   // Node: drop a fenced node's op history (its resources are stopped)
+	SetProperty  Kind = "set-property" // Name, Value ("" with Delete)
+	SetNodeAttr  Kind = "set-node-attr"
+	EnsureNodes  Kind = "ensure-nodes" // Nodes: add missing configured nodes
+	ReplaceCIB   Kind = "replace-cib"  // CIB: replace the configuration (epoch checked by ExpectEpoch)
+	SetTimeline  Kind = "set-timeline"
+	RecordOp     Kind = "record-op"     // Node, Rsc, Op
+	ClearFail    Kind = "clear-fail"    // Node ("" = all), Rsc ("" = all)
+	SetFail      Kind = "set-fail"      // Node, Rsc, Value
+	SetPlan      Kind = "set-plan"      // Transition
+	RecordFence  Kind = "record-fence"  // Fence
+	ForgetNode   Kind = "forget-ops"    // Node: drop a fenced node's op history (its resources are stopped)
+	RequestFence Kind = "request-fence" // Node: a user asks the DC to fence it (Delete clears the request)
 )
 
 // ErrConflict is returned when a command's ExpectEpoch is not the CIB's epoch any more.
@@ -100,6 +101,8 @@ func Decode(b []byte) (Command, error) {
 		return c, nil
 	case ClearFail, ForgetNode:
 		return c, nil
+	case RequestFence:
+		return c, need(c.Node != "", "node")
 	case SetFail:
 		return c, need(c.Node != "" && c.Rsc != "", "node and rsc")
 	case SetPlan:
@@ -261,6 +264,18 @@ func (st *State) apply(c Command) (bool, error) {
 		return false, nil
 	case ForgetNode:
 		delete(st.Status.Ops, c.Node)
+		return false, nil
+	case RequestFence:
+		if c.Delete {
+			st.Status.FenceRequests = slices.DeleteFunc(st.Status.FenceRequests, func(n string) bool { return n == c.Node })
+			return false, nil
+		}
+		if slices.IndexFunc(st.CIB.Nodes, func(n cib.Node) bool { return n.Name == c.Node }) < 0 {
+			return false, fmt.Errorf("unknown node %q", c.Node)
+		}
+		if !slices.Contains(st.Status.FenceRequests, c.Node) {
+			st.Status.FenceRequests = append(st.Status.FenceRequests, c.Node)
+		}
 		return false, nil
 	}
 	return false, fmt.Errorf("unknown command kind %q", c.Kind)

@@ -34,6 +34,8 @@ type Status struct {
 	Transition *Transition `json:"transition,omitempty"`
 	// Fencing is the fence history, newest last.
 	Fencing []FenceEvent `json:"fencing,omitempty"`
+	// FenceRequests are nodes a user asked to fence (crm node fence); the DC serves and clears them.
+	FenceRequests []string `json:"fence_requests,omitempty"`
 }
 
 // Timeline is a failover's events with times relative to the first.

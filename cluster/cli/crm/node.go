@@ -35,6 +35,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		&cobra.Command{Use: "ready [NODE...]", Short: "take nodes out of maintenance", RunE: setAttr("maintenance", "off")},
 		&cobra.Command{Use: "show [NODE]", Short: "show nodes and their attributes", Args: cobra.MaximumNArgs(1), RunE: a.nodeShow},
 		&cobra.Command{Use: "attribute NODE set|delete|show NAME [VALUE]", Short: "node attributes", Args: cobra.RangeArgs(3, 4), RunE: a.nodeAttribute},
+		&cobra.Command{Use: "fence NODE", Short: "fence a node through the configured stonith devices", Args: cobra.ExactArgs(1), RunE: a.nodeFence},
 	)
 	for _, c := range node.Commands() {
 		if strings.HasPrefix(c.Use, "standby") || strings.HasPrefix(c.Use, "online") {
@@ -159,4 +160,19 @@ func (a *app) nodeAttribute(cmd *cobra.Command, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("node attribute: unknown action %q (want set, delete or show)", verb)
+}
+
+// nodeFence asks the DC to fence a node (crmsh: crm node fence); the result shows in crm_mon -m.
+func (a *app) nodeFence(cmd *cobra.Command, args []string) error {
+	st, err := a.status(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if !hasNode(st, args[0]) {
+		return fmt.Errorf("node %q is not in the cluster (nodes: %s)", args[0], nodeNames(st))
+	}
+	if !st.CIB.HasStonith() {
+		return fmt.Errorf("fence %s: no stonith resource is configured", args[0])
+	}
+	return a.submit(cmd.Context(), store.Command{Kind: store.RequestFence, Node: args[0]})
 }
