@@ -92,7 +92,7 @@ type Options struct {
 	// Fence runs Duet's fence_virtd with the netns backend on a fence host (10.250.0.1) whose domains are
 	// the node names; FenceKey is then the key file a stonith:fence_xvm primitive needs.
 	Fence bool
-	Extra   []string
+	Extra []string
 }
 
 // New builds the topology (nodes at 10.250.0.11, .12, ...; a client at .250, the witness at .5) and
