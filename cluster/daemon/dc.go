@@ -185,8 +185,12 @@ func (d *Daemon) schedulerInput() scheduler.Input {
 				switch {
 				case rec.Failed && rec.Op == "stop":
 					rs.State = scheduler.StopFailed
-				case rec.Failed:
+				case rec.Failed && rec.Running:
 					rs.State = scheduler.Failed
+				case rec.Failed:
+					// A probe that failed without anything running (e.g. the agent is not installed
+					// here): stopped; the failure counts in the fail counts and keeps it off this node.
+					rs.State = scheduler.Stopped
 				case rec.Running:
 					rs.State = scheduler.Running
 				default:

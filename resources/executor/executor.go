@@ -103,6 +103,10 @@ func (e *Executor) Exec(ctx context.Context, req Request) Result {
 	}
 	agent, err := e.reg.Lookup(req.Agent)
 	if err != nil {
+		if req.Op == "stop" || req.Op == "cancel" {
+			// Nothing of an agent that does not exist here can be running here.
+			return Result{RC: agents.Success, Reason: err.Error()}
+		}
 		return Result{RC: agents.ErrInstalled, Reason: err.Error(), Failed: true}
 	}
 	switch req.Op {
