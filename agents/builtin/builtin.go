@@ -15,6 +15,7 @@ import (
 	"github.com/duet-ha/duet/agents/dummy"
 	"github.com/duet-ha/duet/agents/lsb"
 	"github.com/duet-ha/duet/agents/ocf"
+	proxyagent "github.com/duet-ha/duet/agents/proxy"
 	"github.com/duet-ha/duet/agents/systemd"
 	"github.com/duet-ha/duet/agents/vip"
 )
@@ -62,7 +63,7 @@ func Options(c Config) (agents.RegistryOptions, error) {
 		},
 		NewLSB:     func(path string) agents.Agent { return lsb.New(path, lsb.Options{Prefix: prefix}) },
 		NewSystemd: func(unit string) agents.Agent { return systemd.New(unit, systemd.Options{}) },
-		Builtin:    map[string]agents.Agent{"vip": v, "dummy": dummy.New()},
+		Builtin:    map[string]agents.Agent{"vip": v, "dummy": dummy.New(), "proxy": proxyagent.New(log.With("agent", "ocf:duet:proxy"))},
 		Aliases:    map[string]string{"ocf:pacemaker:Dummy": "ocf:duet:dummy"},
 		Logger:     log,
 	}, nil
