@@ -19,10 +19,11 @@ for who in haproxy duet; do
   R[$who-rss]=$(rss_mb "$pid")
   run_wrk "$who-close" "$port" / "$pid" -H "Connection: close"
   R[$who-close]=$RPS
+  R[$who-idle]=$(idle_kb "$port" "$pid")
 done
-printf '\n%-10s %12s %9s %9s %12s %9s %14s\n' proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "close req/s"
+printf '\n%-10s %12s %9s %9s %12s %9s %14s %14s\n' proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "close req/s" "idle kB/conn"
 for who in haproxy duet; do
-  printf '%-10s %12s %9s %9s %12s %9s %14s\n' "$who" "${R[$who-rps]}" "${R[$who-p50]}" "${R[$who-p99]}" "${R[$who-cpu]}" "${R[$who-rss]}" "${R[$who-close]}"
+  printf '%-10s %12s %9s %9s %12s %9s %14s %14s\n' "$who" "${R[$who-rps]}" "${R[$who-p50]}" "${R[$who-p99]}" "${R[$who-cpu]}" "${R[$who-rss]}" "${R[$who-close]}" "${R[$who-idle]}"
 done
-echo "close_ratio=$(ratio "${R[duet-close]}" "${R[haproxy-close]}")"
+echo "close_ratio=$(ratio "${R[duet-close]}" "${R[haproxy-close]}") idle_kb_per_conn_ratio=$(ratio "${R[duet-idle]}" "${R[haproxy-idle]}")"
 echo "RESULT duet_rps=${R[duet-rps]} haproxy_rps=${R[haproxy-rps]} ratio=$(ratio "${R[duet-rps]}" "${R[haproxy-rps]}") duet_p99_ms=${R[duet-p99]} haproxy_p99_ms=${R[haproxy-p99]} duet_rss_mb=${R[duet-rss]} haproxy_rss_mb=${R[haproxy-rss]}"

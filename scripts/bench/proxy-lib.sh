@@ -120,3 +120,33 @@ for u in ("us","ms","s"):
 else: print("nan")'; }
 
 ratio() { python3 -c "print('%.3f' % (float('$1')/float('$2')) if float('$2') else 'nan')"; }
+
+# idle_kb PORT PID: opens IDLE (3000) keep-alive client connections, one request each, and prints the proxy's
+# RSS growth per idle connection in kB (connections opened one after the other, each then left idle).
+idle_kb() {
+  local port=$1 pid=$2 n=${IDLE:-3000}
+  local before; before=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  python3 - "$port" "$n" "$WORK/idle-ready" > /dev/null 2>&1 <<'PY' &
+import socket, sys, time
+port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks = []
+for i in range(n):
+    # one request per connection, one connection after the other: n idle keep-alive connections remain
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    socks.append(s)
+open(ready, "w").write("ok")
+time.sleep(60)
+PY
+  local py=$!; PIDS+=($py)
+  for _ in $(seq 1 600); do [ -s "$WORK/idle-ready" ] && break; sleep 0.1; done
+  sleep 1
+  local after; after=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  kill "$py" 2>/dev/null || true; wait "$py" 2>/dev/null || true
+  rm -f "$WORK/idle-ready"
+  python3 -c "print('%.2f' % (($after-$before)/$n))"
+}

@@ -265,13 +265,18 @@ func (c *beConn) close() {
 // getIdle returns an idle keep-alive connection to s, or nil.
 func (s *srv) getIdle() *beConn {
 	s.idleMu.Lock()
-	defer s.idleMu.Unlock()
+	var c *beConn
 	if n := len(s.idle); n > 0 {
-		c := s.idle[n-1]
+		c = s.idle[n-1]
+		s.idle[n-1] = nil
 		s.idle = s.idle[:n-1]
-		return c
 	}
-	return nil
+	s.idleMu.Unlock()
+	if c != nil {
+		// idle connections hold no buffers: take pooled ones again
+		c.br, c.bw = getReader(c.c), getWriter(c.c)
+	}
+	return c
 }
 
 const maxIdlePerServer = 512
@@ -288,6 +293,9 @@ func (s *srv) putIdle(c *beConn) {
 		c.close()
 		return
 	}
+	putReader(c.br)
+	putWriter(c.bw)
+	c.br, c.bw = nil, nil
 	s.idle = append(s.idle, c)
 	s.idleMu.Unlock()
 }

@@ -33,35 +33,60 @@ type httpConn struct {
 	srcStr  string
 	lbreq   balance.Request
 	entry   logfmt.Entry
+	end     func() // ends the connection (once)
 }
 
-func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int) {
-	h := &httpConn{s: s, fe: fe, sess: sess, feName: feName, dstPort: dstPort}
+func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int, end func()) {
+	h := &httpConn{s: s, fe: fe, sess: sess, feName: feName, dstPort: dstPort, end: end}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.pc.c = h.c
 	h.src = srcAddr(c.RemoteAddr())
 	h.srcStr = c.RemoteAddr().String()
 	h.lbreq.Src = h.src
 	h.lbreq.Headers = h.req.Get
-	defer func() {
-		if h.br != nil {
-			putReader(h.br)
-		}
-		if h.bw != nil {
-			putWriter(h.bw)
-		}
-	}()
-	first := true
+	h.run(true)
+}
+
+// run serves requests until the connection ends. When the connection goes idle it continues on a fresh goroutine
+// and returns, so an idle keep-alive connection holds a small stack and no buffers.
+func (h *httpConn) run(first bool) {
 	for {
 		if !h.waitRequest(first) {
+			h.close()
 			return
 		}
 		keep := h.serveOne(first)
 		first = false
-		if !keep || s.ctx.Err() != nil {
+		if !keep || h.s.draining.Load() {
+			h.close()
+			return
+		}
+		if h.br.Buffered() == 0 {
+			h.releaseBuffers()
+			h.s.wg.Add(1)
+			go func() {
+				defer h.s.wg.Done()
+				h.run(false)
+			}()
 			return
 		}
 	}
+}
+
+func (h *httpConn) releaseBuffers() {
+	if h.br != nil {
+		putReader(h.br)
+		h.br = nil
+	}
+	if h.bw != nil {
+		putWriter(h.bw)
+		h.bw = nil
+	}
+}
+
+func (h *httpConn) close() {
+	h.releaseBuffers()
+	h.end()
 }
 
 // waitRequest waits for the first byte of the next request without holding buffers (idle keep-alive connections
@@ -79,16 +104,13 @@ func (h *httpConn) waitRequest(first bool) bool {
 		// pipelined request already buffered
 		return true
 	}
-	if h.br != nil {
-		putReader(h.br)
-		h.br = nil
-	}
-	if h.bw != nil {
-		putWriter(h.bw)
-		h.bw = nil
-	}
+	h.releaseBuffers()
 	h.c.setRead(to)
+	if !h.s.setIdle(h.c.Conn, true) {
+		return false
+	}
 	n, err := h.c.Conn.Read(h.pc.b[:])
+	h.s.setIdle(h.c.Conn, false)
 	h.pc.off, h.pc.n = 0, n
 	if n == 0 || err != nil {
 		if first && isTimeout(err) {

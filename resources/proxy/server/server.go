@@ -57,8 +57,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loops, connection handlers, checkers, CLI
 
-	connMu sync.Mutex
-	conns  map[net.Conn]struct{}
+	connMu   sync.Mutex
+	conns    map[net.Conn]struct{}
+	idle     map[net.Conn]struct{} // HTTP connections waiting for their next request
+	draining atomic.Bool           // Stop was called: keep-alive connections close after their response
 
 	started  time.Time
 	actconn  atomic.Int64
@@ -113,7 +115,7 @@ func NewWithOptions(cfg *config.Config, log *slog.Logger, o Options) *Server {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	s := &Server{log: log, opts: o, listeners: map[string]*listener{}, sockets: map[string]*cliSocket{}, conns: map[net.Conn]struct{}{}}
+	s := &Server{log: log, opts: o, listeners: map[string]*listener{}, sockets: map[string]*cliSocket{}, conns: map[net.Conn]struct{}{}, idle: map[net.Conn]struct{}{}}
 	rt, err := s.build(cfg, nil)
 	if err == nil {
 		s.rt.Store(rt)
@@ -235,6 +237,13 @@ func (s *Server) Stop(ctx context.Context) error {
 	rt := s.rt.Load()
 	s.stopChecks(rt)
 	s.mu.Unlock()
+	// like haproxy's soft stop: idle keep-alive connections close now, busy ones after their response
+	s.draining.Store(true)
+	s.connMu.Lock()
+	for c := range s.idle {
+		_ = c.Close()
+	}
+	s.connMu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -313,7 +322,24 @@ func (s *Server) track(c net.Conn) {
 func (s *Server) untrack(c net.Conn) {
 	s.connMu.Lock()
 	delete(s.conns, c)
+	delete(s.idle, c)
 	s.connMu.Unlock()
+}
+
+// setIdle marks an HTTP client connection as waiting for a request; it reports false when the server is
+// stopping (the caller then closes the connection instead of waiting).
+func (s *Server) setIdle(c net.Conn, idle bool) bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if idle {
+		if s.draining.Load() {
+			return false
+		}
+		s.idle[c] = struct{}{}
+	} else {
+		delete(s.idle, c)
+	}
+	return true
 }
 
 // build creates a runtime generation for cfg, carrying state from old (may be nil).
@@ -623,18 +649,18 @@ func (s *Server) acceptLoop(l *listener) {
 			}
 		}
 		s.track(c)
+		release := func() {
+			s.untrack(c)
+			_ = c.Close()
+			if fe.sem != nil {
+				<-fe.sem
+			}
+			<-s.global
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() {
-				s.untrack(c)
-				_ = c.Close()
-				if fe.sem != nil {
-					<-fe.sem
-				}
-				<-s.global
-			}()
-			s.serve(c, fe, bind)
+			s.serve(c, fe, bind, release)
 		}()
 	}
 }

@@ -25,20 +25,26 @@ type session struct {
 	srv    atomic.Pointer[srv]
 }
 
-func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind) {
+// serve runs one client connection. release (closing the socket and freeing the accept slots) runs exactly once,
+// when the connection ends, possibly on another goroutine (HTTP keep-alive hands idle connections to a fresh
+// goroutine so that an idle connection keeps only a small stack).
+func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind, release func()) {
 	now := time.Now()
 	s.actconn.Add(1)
-	defer s.actconn.Add(-1)
 	s.cumConns.Add(1)
 	s.connRate.add(now)
 	s.sessRate.add(now)
 	fe.cnt.open(now)
 	fe.cnt.connTot.Add(1)
 	fe.cnt.connRate.add(now)
-	defer fe.cnt.scur.Add(-1)
 	sess := &session{id: s.sessID.Add(1), fe: fe, client: c, accept: now}
 	s.sessions.Store(sess.id, sess)
-	defer s.sessions.Delete(sess.id)
+	end := func() {
+		s.sessions.Delete(sess.id)
+		fe.cnt.scur.Add(-1)
+		s.actconn.Add(-1)
+		release()
+	}
 	feName := fe.cfg.Name
 	if bind.SSL {
 		tc := tls.Server(c, fe.tlsConfig[bind.Spec])
@@ -47,6 +53,7 @@ func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind) {
 		}
 		if err := tc.HandshakeContext(s.ctx); err != nil {
 			fe.cnt.ereq.Add(1)
+			end()
 			return
 		}
 		_ = c.SetDeadline(time.Time{})
@@ -58,9 +65,10 @@ func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind) {
 		dstPort = ta.Port
 	}
 	if fe.cfg.Mode == config.ModeHTTP {
-		s.serveHTTP(c, fe, sess, feName, dstPort)
+		s.serveHTTP(c, fe, sess, feName, dstPort, end)
 		return
 	}
+	defer end()
 	s.serveTCP(c, fe, sess, feName, dstPort)
 }
 
