@@ -1,0 +1,140 @@
+package acl
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+type txn struct {
+	src, dst netip.AddrPort
+	method   string
+	uri      string
+	ver      string
+	hdrs     map[string][]string
+	ssl      bool
+}
+
+func (t *txn) Src() netip.AddrPort { return t.src }
+func (t *txn) Dst() netip.AddrPort { return t.dst }
+func (t *txn) Method() string      { return t.method }
+func (t *txn) URI() string         { return t.uri }
+func (t *txn) Version() string     { return t.ver }
+func (t *txn) Headers(n string) []string {
+	return t.hdrs[strings.ToLower(n)]
+}
+func (t *txn) SSL() bool   { return t.ssl }
+func (t *txn) SNI() string { return "" }
+
+func req() *txn {
+	return &txn{src: netip.MustParseAddrPort("10.0.0.7:40000"), dst: netip.MustParseAddrPort("10.0.0.100:80"), method: "POST",
+		uri: "/img/logo.PNG?id=42&x=1", ver: "1.1", hdrs: map[string][]string{"host": {"www.Example.com:80"},
+			"x-list": {"a, b", "c"}, "cookie": {"SRV=s1; lang=fr"}, "content-length": {"12"}, "x-fwd": {"192.168.1.9"}}}
+}
+
+func TestACLs(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"src 10.0.0.0/8", true}, {"src 10.0.0.8", false}, {"src 192.168.0.0/16 10.0.0.7", true},
+		{"src 10.0.0.0/255.0.0.0", true}, {"dst_port 80", true}, {"dst_port ge 1024", false}, {"src_port 39999:40001", true},
+		{"path /img/logo.PNG", true}, {"path_beg /img /css", true}, {"path_end -i .png .jpg", true}, {"path_end .png", false},
+		{"path_sub logo", true}, {"path_reg ^/img/.*\\.PNG$", true}, {"path_dir img", true}, {"path_dir im", false},
+		{"path_len gt 5", true}, {"url_beg /img", true}, {"url_sub id=42", true}, {"urlp(id) 42", true}, {"urlp(id) -m int gt 40", true},
+		{"query -m sub x=1", true}, {"hdr(host) -i www.example.com:80", true}, {"hdr_beg(host) -i www.", true},
+		{"hdr_dom(host) -i example", true}, {"hdr_dom(host) -i xample", false}, {"hdr_cnt(x-list) 3", true},
+		{"hdr(x-list,2) b", true}, {"hdr(x-list,-1) c", true}, {"hdr_len(x-list) 1", true}, {"hdr_ip(x-fwd) 192.168.0.0/16", true},
+		{"hdr_val(content-length) gt 10", true}, {"method GET HEAD", false}, {"method POST", true},
+		{"cook(SRV) s1", true}, {"req.cook(lang) -m beg f", true}, {"hdr(x-none) -m found", false}, {"hdr(host) -m found", true},
+		{"ssl_fc", false}, {"req.ver 1.1", true}, {"-m str path /x", false},
+	} {
+		s := NewSet()
+		w := strings.Fields(tc.line)
+		if w[0] == "-m" {
+			continue
+		}
+		if err := s.Add("a", w); err != nil {
+			t.Errorf("%q: %v", tc.line, err)
+			continue
+		}
+		c, err := ParseCond([]string{"if", "a"}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Eval(req()); got != tc.want {
+			t.Errorf("%q = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
+
+func TestACLErrors(t *testing.T) {
+	for _, line := range []string{"nosuchfetch x", "path -x foo", "path_reg ([", "src 10.0.0.300", "path", "urlp() x",
+		"dst_port ge", "path -m bogus x", "hdr(x) -f /nonexistent/file", "nbsrv(b) 1"} {
+		if err := NewSet().Add("a", strings.Fields(line)); err == nil {
+			t.Errorf("%q accepted", line)
+		}
+	}
+}
+
+func TestConditions(t *testing.T) {
+	s := NewSet()
+	_ = s.Add("is_img", []string{"path_beg", "/img"})
+	_ = s.Add("is_post", []string{"method", "POST"})
+	_ = s.Add("is_local", []string{"src", "127.0.0.1"})
+	_ = s.Add("is_local", []string{"src", "10.0.0.7"}) // ORed
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{"if is_img is_post", true}, {"if is_img !is_post", false}, {"unless is_img", false},
+		{"if is_local", true}, {"if FALSE or is_img", true}, {"if FALSE || FALSE", false},
+		{"if { path_end -i .png } METH_POST", true}, {"if ! { src 10.0.0.7 }", false}, {"if TRUE !LOCALHOST", true},
+		{"if HTTP_1.1 HTTP_URL_SLASH HTTP_CONTENT", true},
+	} {
+		c, err := ParseCond(strings.Fields(tc.cond), s)
+		if err != nil {
+			t.Errorf("%q: %v", tc.cond, err)
+			continue
+		}
+		if got := c.Eval(req()); got != tc.want {
+			t.Errorf("%q = %v, want %v", tc.cond, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"if", "if nosuch", "if {path_beg /x}", "if { path_beg /x", "if a or", "when TRUE"} {
+		if _, err := ParseCond(strings.Fields(bad), s); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	f, err := ParseFormat("%[src]:%cp via %[req.hdr(host)] %% %[urlp(id)]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Render(req()); got != "10.0.0.7:40000 via www.Example.com:80 % 42" {
+		t.Errorf("render = %q", got)
+	}
+	for _, bad := range []string{"%[nosuch]", "%[src", "%Z", "100%"} {
+		if _, err := ParseFormat(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzCondition(f *testing.F) {
+	f.Add("if { path_beg /a } || ! { hdr(host) -i x } METH_GET", "path_reg ^/a")
+	f.Add("unless a b or c", "src 10.0.0.0/8")
+	f.Fuzz(func(t *testing.T, cond, aclLine string) {
+		s := NewSet()
+		_ = s.Add("a", strings.Fields(aclLine))
+		c, err := ParseCond(strings.Fields(cond), s)
+		if err == nil {
+			_ = c.Eval(req())
+		}
+		if fm, err := ParseFormat(cond); err == nil {
+			_ = fm.Render(req())
+		}
+	})
+}

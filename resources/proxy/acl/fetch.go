@@ -1,0 +1,260 @@
+package acl
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// parseCriterion parses "name", "name(arg)" or "name(arg,occ)" with an optional derived suffix (_beg, _end,
+// _sub, _reg, _dir, _dom, _len, _cnt, _ip, _val, _found).
+func parseCriterion(c string) (*fetch, string, error) {
+	name, arg := c, ""
+	hasArg := false
+	if i := strings.IndexByte(c, '('); i >= 0 {
+		if !strings.HasSuffix(c, ")") {
+			return nil, "", fmt.Errorf("missing closing ')' after argument to fetch '%s'", c)
+		}
+		name, arg, hasArg = c[:i], c[i+1:len(c)-1], true
+	}
+	method := ""
+	base := name
+	for _, suf := range []string{"_beg", "_end", "_sub", "_reg", "_dir", "_dom", "_len", "_cnt", "_ip", "_val", "_found"} {
+		if strings.HasSuffix(name, suf) && name != "url_param" {
+			base = strings.TrimSuffix(name, suf)
+			method = strings.TrimPrefix(suf, "_")
+			break
+		}
+	}
+	f := &fetch{name: base, arg: arg}
+	switch base {
+	case "src", "dst":
+		f.k = kIP
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			ap := t.Src()
+			if f.name == "dst" {
+				ap = t.Dst()
+			}
+			if !ap.IsValid() {
+				return nil, false
+			}
+			return []string{ap.Addr().Unmap().String()}, true
+		}
+	case "src_port", "dst_port":
+		f.k = kInt
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			ap := t.Src()
+			if f.name == "dst_port" {
+				ap = t.Dst()
+			}
+			return []string{strconv.Itoa(int(ap.Port()))}, ap.IsValid()
+		}
+	case "method":
+		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.Method()}, true }
+	case "path":
+		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{pathOf(t.URI())}, true }
+	case "url", "base":
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			if f.name == "base" {
+				h := t.Headers("host")
+				if len(h) == 0 {
+					return nil, false
+				}
+				return []string{h[0] + pathOf(t.URI())}, true
+			}
+			return []string{t.URI()}, true
+		}
+	case "query":
+		f.get = func(t Txn, _ *fetch) ([]string, bool) {
+			u := t.URI()
+			i := strings.IndexByte(u, '?')
+			if i < 0 {
+				return nil, false
+			}
+			return []string{u[i+1:]}, true
+		}
+	case "urlp", "url_param":
+		if !hasArg || arg == "" {
+			return nil, "", fmt.Errorf("fetch '%s' expects a parameter name", base)
+		}
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			u := t.URI()
+			i := strings.IndexByte(u, '?')
+			if i < 0 {
+				return nil, false
+			}
+			for _, kv := range strings.FieldsFunc(u[i+1:], func(r rune) bool { return r == '&' || r == ';' }) {
+				if k, v, ok := strings.Cut(kv, "="); ok && k == f.arg {
+					return []string{v}, true
+				}
+			}
+			return nil, false
+		}
+	case "hdr", "req.hdr", "req.fhdr", "fhdr", "cook", "req.cook":
+		isCook := strings.HasSuffix(base, "cook")
+		if isCook && (!hasArg || arg == "") {
+			return nil, "", fmt.Errorf("fetch '%s' expects a cookie name", base)
+		}
+		if hn, occ, ok := strings.Cut(arg, ","); ok && !isCook {
+			n, err := strconv.Atoi(strings.TrimSpace(occ))
+			if err != nil {
+				return nil, "", fmt.Errorf("fetch '%s': invalid occurrence '%s'", base, occ)
+			}
+			f.arg, f.occ = hn, n
+		}
+		split := base == "hdr" || base == "req.hdr"
+		if method == "cnt" {
+			f.k = kInt
+			f.get = func(t Txn, f *fetch) ([]string, bool) {
+				n := 0
+				for _, v := range t.Headers(f.arg) {
+					if split {
+						n += len(strings.Split(v, ","))
+					} else {
+						n++
+					}
+				}
+				return []string{strconv.Itoa(n)}, true
+			}
+			return f, mInt, nil
+		}
+		if isCook {
+			f.get = func(t Txn, f *fetch) ([]string, bool) {
+				var out []string
+				for _, h := range t.Headers("cookie") {
+					for _, kv := range strings.Split(h, ";") {
+						k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+						if k == f.arg {
+							out = append(out, v)
+						}
+					}
+				}
+				return out, len(out) > 0
+			}
+		} else {
+			f.get = func(t Txn, f *fetch) ([]string, bool) {
+				var vals []string
+				if f.arg == "" {
+					return nil, false
+				}
+				for _, v := range t.Headers(f.arg) {
+					if split {
+						for _, p := range strings.Split(v, ",") {
+							vals = append(vals, strings.TrimSpace(p))
+						}
+					} else {
+						vals = append(vals, v)
+					}
+				}
+				if len(vals) == 0 {
+					return nil, false
+				}
+				if f.occ > 0 {
+					if f.occ > len(vals) {
+						return nil, false
+					}
+					return vals[f.occ-1 : f.occ], true
+				}
+				if f.occ < 0 {
+					if -f.occ > len(vals) {
+						return nil, false
+					}
+					return vals[len(vals)+f.occ : len(vals)+f.occ+1], true
+				}
+				return vals, true
+			}
+		}
+		switch method {
+		case "ip":
+			f.k = kIP
+			return f, mIP, nil
+		case "val":
+			f.k = kInt
+			return f, mInt, nil
+		}
+	case "ssl_fc":
+		f.k = kBool
+		f.get = func(t Txn, _ *fetch) ([]string, bool) {
+			if t.SSL() {
+				return []string{"1"}, true
+			}
+			return []string{"0"}, true
+		}
+	case "req.ssl_sni", "ssl_fc_sni":
+		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.SNI()}, t.SNI() != "" }
+	case "req.ver", "req_ver":
+		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.Version()}, true }
+	case "nbsrv", "http_auth", "http_auth_group", "sc_http_req_rate", "src_conn_cur":
+		return nil, "", fmt.Errorf("fetch '%s' is not supported by Duet yet", base)
+	default:
+		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", base, c)
+	}
+	switch method {
+	case "", "found":
+	case "len", "cnt":
+		if method == "cnt" {
+			return nil, "", fmt.Errorf("'%s_cnt' is only defined for headers", base)
+		}
+	case "ip", "val":
+		return nil, "", fmt.Errorf("'%s_%s' is only defined for headers", base, method)
+	}
+	return f, method, nil
+}
+
+func pathOf(uri string) string {
+	p := uri
+	if i := strings.Index(p, "://"); i >= 0 {
+		rest := p[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			p = rest[j:]
+		} else {
+			p = "/"
+		}
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// predefined are haproxy's built-in ACLs.
+var predefined = map[string]func(Txn) bool{
+	"TRUE":  func(Txn) bool { return true },
+	"FALSE": func(Txn) bool { return false },
+	"LOCALHOST": func(t Txn) bool {
+		a := t.Src().Addr().Unmap()
+		return netip.MustParsePrefix("127.0.0.0/8").Contains(a) || a == netip.IPv6Loopback()
+	},
+	"HTTP":           func(Txn) bool { return true },
+	"HTTP_1.0":       func(t Txn) bool { return t.Version() == "1.0" },
+	"HTTP_1.1":       func(t Txn) bool { return t.Version() == "1.1" },
+	"HTTP_2.0":       func(Txn) bool { return false },
+	"HTTP_URL_ABS":   func(t Txn) bool { return strings.Contains(t.URI(), "://") && !strings.HasPrefix(t.URI(), "/") },
+	"HTTP_URL_SLASH": func(t Txn) bool { return strings.HasPrefix(t.URI(), "/") },
+	"HTTP_URL_STAR":  func(t Txn) bool { return t.URI() == "*" },
+	"HTTP_CONTENT": func(t Txn) bool {
+		for _, v := range t.Headers("content-length") {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				return true
+			}
+		}
+		return len(t.Headers("transfer-encoding")) > 0
+	},
+	"METH_CONNECT": meth("CONNECT"), "METH_DELETE": meth("DELETE"), "METH_GET": meth("GET", "HEAD"),
+	"METH_HEAD": meth("HEAD"), "METH_OPTIONS": meth("OPTIONS"), "METH_POST": meth("POST"), "METH_PUT": meth("PUT"),
+	"METH_TRACE":  meth("TRACE"),
+	"REQ_CONTENT": func(Txn) bool { return true },
+	"WAIT_END":    func(Txn) bool { return false },
+}
+
+func meth(ms ...string) func(Txn) bool {
+	return func(t Txn) bool {
+		for _, m := range ms {
+			if t.Method() == m {
+				return true
+			}
+		}
+		return false
+	}
+}

@@ -1,0 +1,113 @@
+package acl
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Format is a compiled log-format string as http-request actions take it: literal text, %[fetch] sample
+// expressions and the aliases %ci, %cp, %fi, %fp, %H (Host), %% .
+type Format struct {
+	parts []fmtPart
+}
+
+type fmtPart struct {
+	lit  string
+	f    *fetch
+	var_ string
+}
+
+// ParseFormat compiles s.
+func ParseFormat(s string) (*Format, error) {
+	fm := &Format{}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			fm.parts = append(fm.parts, fmtPart{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			lit.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return nil, fmt.Errorf("log-format '%s': '%%' at the end", s)
+		}
+		switch n := s[i+1]; {
+		case n == '%':
+			lit.WriteByte('%')
+			i++
+		case n == '[':
+			j := strings.IndexByte(s[i:], ']')
+			if j < 0 {
+				return nil, fmt.Errorf("log-format '%s': missing ']'", s)
+			}
+			expr := s[i+2 : i+j]
+			if strings.Contains(expr, ",") && !strings.Contains(expr, "(") || strings.Contains(expr, "),") {
+				return nil, fmt.Errorf("log-format '%s': converters are not supported by Duet yet", s)
+			}
+			f, m, err := parseCriterion(expr)
+			if err != nil {
+				return nil, fmt.Errorf("log-format '%s': %w", s, err)
+			}
+			if m != "" {
+				return nil, fmt.Errorf("log-format '%s': '%s' is an ACL match form, not a sample fetch", s, expr)
+			}
+			flush()
+			fm.parts = append(fm.parts, fmtPart{f: f})
+			i += j
+		default:
+			j := i + 1
+			for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
+				j++
+			}
+			v := s[i+1 : j]
+			switch v {
+			case "ci", "cp", "fi", "fp", "H":
+			default:
+				return nil, fmt.Errorf("log-format '%s': variable '%%%s' is not supported by Duet yet", s, v)
+			}
+			flush()
+			fm.parts = append(fm.parts, fmtPart{var_: v})
+			i = j - 1
+		}
+	}
+	flush()
+	return fm, nil
+}
+
+// Render evaluates the format for t.
+func (fm *Format) Render(t Txn) string {
+	var b strings.Builder
+	for _, p := range fm.parts {
+		switch {
+		case p.f != nil:
+			if vals, ok := p.f.get(t, p.f); ok && len(vals) > 0 {
+				v := vals[0]
+				if p.f.name == "hdr" || p.f.name == "req.hdr" {
+					v = vals[len(vals)-1] // sample fetch semantics: last occurrence
+				}
+				b.WriteString(v)
+			}
+		case p.var_ == "ci":
+			b.WriteString(t.Src().Addr().Unmap().String())
+		case p.var_ == "cp":
+			b.WriteString(strconv.Itoa(int(t.Src().Port())))
+		case p.var_ == "fi":
+			b.WriteString(t.Dst().Addr().Unmap().String())
+		case p.var_ == "fp":
+			b.WriteString(strconv.Itoa(int(t.Dst().Port())))
+		case p.var_ == "H":
+			if h := t.Headers("host"); len(h) > 0 {
+				b.WriteString(h[0])
+			}
+		default:
+			b.WriteString(p.lit)
+		}
+	}
+	return b.String()
+}
