@@ -89,7 +89,7 @@ func TestConditions(t *testing.T) {
 	}{
 		{"if is_img is_post", true}, {"if is_img !is_post", false}, {"unless is_img", false},
 		{"if is_local", true}, {"if FALSE or is_img", true}, {"if FALSE || FALSE", false},
-		{"if { path_end -i .png } METH_POST", true}, {"if ! { src 10.0.0.7 }", false}, {"if TRUE !LOCALHOST", true},
+		{"if { path_end -i .png } METH_POST", true}, {"if ! { src 10.0.0.7 }", false}, {"if !{ src 10.0.0.7 }", false}, {"if !!is_img", true}, {"if TRUE !LOCALHOST", true},
 		{"if HTTP_1.1 HTTP_URL_SLASH HTTP_CONTENT", true},
 	} {
 		c, err := ParseCond(strings.Fields(tc.cond), s)

@@ -87,6 +87,10 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 	neg := false
 	for i := 0; i < len(rest); i++ {
 		w := rest[i]
+		for len(w) > 1 && w[0] == '!' {
+			neg = !neg
+			w = w[1:]
+		}
 		switch {
 		case w == "or" || w == "||":
 			if len(and) == 0 || neg {
@@ -116,10 +120,6 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			continue
 		case strings.HasPrefix(w, "{") || strings.HasSuffix(w, "}") && w != "}":
 			return nil, fmt.Errorf("braces of an anonymous ACL must be separated by spaces ('%s')", w)
-		}
-		if strings.HasPrefix(w, "!") {
-			neg = !neg
-			w = w[1:]
 		}
 		if p, ok := predefined[w]; ok {
 			and = append(and, condTerm{neg: neg, pred: p})

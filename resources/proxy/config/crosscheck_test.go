@@ -89,9 +89,25 @@ var corpus = []struct {
 	{"stats-admin-in-defaults", "defaults\n    mode http\n    stats admin if TRUE\n", false, ""},
 	{"server-no-port-http", std + "backend b\n    server s 1.1.1.1\n", true, ""},
 	{"server-bad-addr", std + "backend b\n    server s 1.1.1.1:99999\n", false, ""},
-	{"acl-rules", std + "frontend f\n    bind 127.0.0.1:9001\n    acl is_api path_beg /api\n    use_backend b if is_api\n    default_backend b\nbackend b\n    server s 1.1.1.1:80\n", true, "ACLs and conditions are issue 5"},
+	{"acl-rules", std + "frontend f\n    bind 127.0.0.1:9001\n    acl is_api path_beg /api\n    use_backend b if is_api\n    default_backend b\nbackend b\n    server s 1.1.1.1:80\n", true, ""},
 	{"cookie", std + "backend b\n    cookie SRV insert indirect nocache\n    server s 1.1.1.1:80 cookie a\n", true, "cookie persistence is issue 5"},
-	{"http-request", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X-A b\n", true, "http-request rules are issue 5"},
+	{"http-request", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X-A b\n", true, ""},
+	{"acl-bad-regex", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a path_reg ([\n", false, ""},
+	{"acl-unknown-fetch", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nosuchfetch x\n", false, ""},
+	{"acl-missing-file", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a path -f /nonexistent/duet.lst\n", false, ""},
+	{"acl-bad-ip", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a src 10.0.0.300\n", false, ""},
+	{"cond-undefined-acl", std + "frontend f\n    bind 127.0.0.1:9001\n    use_backend b if nope\nbackend b\n    server s 1.1.1.1:80\n", false, ""},
+	{"acl-anonymous-defaults", std + "    acl a path /x\n", false, ""},
+	{"rules", std + "frontend f\n    bind 127.0.0.1:9001\n    acl is_api path_beg /api\n    acl is_api hdr(host) -i api.example.com\n    acl bad src 10.0.0.0/8 192.168.0.0/16\n" +
+		"    http-request deny deny_status 429 if bad !LOCALHOST\n    http-request return status 200 content-type text/plain string ok if { path /health }\n" +
+		"    http-request set-header X-Client %[src]:%cp\n    http-request del-header X-Secret\n    http-request redirect location /new if { path /old }\n" +
+		"    redirect scheme https code 301 if !{ ssl_fc } { hdr(host) -i secure.example.com }\n    redirect prefix /v2 drop-query if { path_beg /v1 }\n" +
+		"    use_backend api if is_api or METH_POST\n    use_backend b unless { method GET HEAD }\n    default_backend b\nbackend api\n    server s 1.1.1.1:80\nbackend b\n    server s 1.1.1.2:80\n", true, ""},
+	{"rules-bad-action", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request frobnicate\n", false, ""},
+	{"redirect-bad-code", std + "frontend f\n    bind 127.0.0.1:9001\n    redirect location /x code 200\n", false, ""},
+	{"errorfiles", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfile 503 ERRFILE\n    errorloc 403 http://example.com/denied\n    errorloc303 404 /nf\n", true, ""},
+	{"errorfile-missing", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfile 503 /nonexistent/503.http\n", false, ""},
+	{"errorfile-bad-code", std + "frontend f\n    bind 127.0.0.1:9001\n    errorloc 302 /x\n", false, ""},
 	{"peers-section", "peers p\n    peer a 127.0.0.1:1024\n", true, "peers sections are not supported"},
 	{"server-template", std + "backend b\n    server-template s 3 1.1.1.1:80\n", true, "server-template is not supported"},
 	{"bind-process-warning", std + "frontend f\n    bind 127.0.0.1:9001\n    bind-process 1\n", true, ""},
@@ -118,7 +134,8 @@ func TestCrossCheckCorpus(t *testing.T) {
 	haproxy, _ := exec.LookPath("haproxy")
 	for _, tc := range corpus {
 		t.Run(tc.name, func(t *testing.T) {
-			text := strings.ReplaceAll(tc.text, "SITEPEM", site)
+			errfile, _ := filepath.Abs("testdata/503.http")
+			text := strings.ReplaceAll(strings.ReplaceAll(tc.text, "SITEPEM", site), "ERRFILE", errfile)
 			path := filepath.Join(dir, tc.name+".cfg")
 			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/acl"
 )
 
 // Severity says whether a Diagnostic stops the configuration from loading.
@@ -154,6 +156,37 @@ type Proxy struct {
 	NoLog      bool
 	Stats      *Stats
 	MonitorURI string
+
+	// Layer 7 (issue 5): ACLs, http-request rules, redirects, error files.
+	ACLs       *acl.Set
+	HTTPRules  []HTTPRule
+	Redirects  []Redirect
+	ErrorFiles map[int][]byte // complete raw responses by status
+	seenRules  map[string]bool
+}
+
+// HTTPRule is one "http-request" rule.
+type HTTPRule struct {
+	Pos         Pos
+	Action      string // deny, allow, redirect, set-header, add-header, del-header, return, set-path
+	Status      int    // deny_status / return status
+	Name        string // header name
+	Value       *acl.Format
+	ContentType string
+	Body        string
+	Redirect    *Redirect
+	Cond        *acl.Cond
+}
+
+// Redirect is a "redirect" rule (or the redirect of an http-request rule).
+type Redirect struct {
+	Pos         Pos
+	Kind        string // location, prefix, scheme
+	To          *acl.Format
+	Code        int
+	DropQuery   bool
+	AppendSlash bool
+	Cond        *acl.Cond
 }
 
 // Options are the "option" switches Duet implements.
@@ -172,9 +205,10 @@ type Forwardfor struct {
 	IfNone bool
 }
 
-// UseBackend is "use_backend NAME" with an optional condition (issue 5 adds conditions).
+// UseBackend is "use_backend NAME [if|unless COND]".
 type UseBackend struct {
 	Backend string
+	Cond    *acl.Cond
 	Pos     Pos
 }
 

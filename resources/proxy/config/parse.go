@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/duet-ha/duet/resources/proxy/acl"
 )
 
 // ErrInvalid is returned (wrapped) by Load and Parse when the configuration has at least one error diagnostic.
@@ -134,7 +136,7 @@ type ref struct {
 
 func newDefaults() *Proxy {
 	return &Proxy{Cap: CapDefaults, Kind: "defaults", DefaultServer: DefaultServerParams(), Balance: Balance{Algo: AlgoRoundRobin},
-		HashType: HashType{Function: "sdbm"}, Retries: 3}
+		HashType: HashType{Function: "sdbm"}, Retries: 3, ACLs: acl.NewSet()}
 }
 
 func (p *parser) pos() Pos { return Pos{File: p.file, Line: p.line} }
@@ -448,6 +450,16 @@ func cloneProxy(d *Proxy) *Proxy {
 		px.Check.Expect = &e
 	}
 	px.DefaultServer.set = nil
+	px.ACLs = d.ACLs.Clone()
+	px.HTTPRules = append([]HTTPRule(nil), d.HTTPRules...)
+	px.Redirects = append([]Redirect(nil), d.Redirects...)
+	if d.ErrorFiles != nil {
+		px.ErrorFiles = map[int][]byte{}
+		for k, v := range d.ErrorFiles {
+			px.ErrorFiles[k] = v
+		}
+	}
+	px.seenRules = nil
 	return &px
 }
 

@@ -6,12 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/acl"
 )
 
 // issue5 keywords are valid haproxy that Duet's proxy refuses until ACLs and HTTP rules land.
-var issue5 = words(`acl http-request http-response http-after-response redirect cookie errorfile errorfiles errorloc
-errorloc302 errorloc303 http-error stick stick-table tcp-request tcp-response use-server capture declare monitor
-force-persist ignore-persist persist`)
+var issue5 = words(`http-response http-after-response cookie errorfiles http-error stick stick-table tcp-request
+tcp-response use-server capture declare monitor force-persist ignore-persist persist`)
 
 func (p *parser) proxyKeyword(w []string) {
 	px := p.px
@@ -142,16 +143,44 @@ func (p *parser) proxyKeyword(w []string) {
 		if !needFE() || !p.needArgs(w, 1, "a backend name") {
 			return
 		}
-		if len(w) > 2 {
-			p.errf("'use_backend %s %s' : conditions (ACLs) are not supported by Duet yet (haproxy accepts them)", w[1], w[2])
-			return
-		}
 		if strings.Contains(w[1], "%[") {
 			p.errf("'use_backend' with a log-format name is not supported by Duet yet (haproxy accepts it)")
 			return
 		}
-		px.UseBackends = append(px.UseBackends, UseBackend{Backend: w[1], Pos: p.pos()})
+		before, cw := acl.SplitCond(w[2:])
+		if len(before) > 0 {
+			p.errf("'use_backend %s' : unexpected '%s' (expects 'if' or 'unless')", w[1], before[0])
+			return
+		}
+		cond, err := acl.ParseCond(cw, px.ACLs)
+		if err != nil {
+			p.errf("'use_backend %s' : %v", w[1], err)
+			return
+		}
+		p.ruleSeen("use_backend")
+		px.UseBackends = append(px.UseBackends, UseBackend{Backend: w[1], Cond: cond, Pos: p.pos()})
 		p.refs = append(p.refs, ref{px: px, name: w[1], pos: p.pos(), kind: "use"})
+	case "acl":
+		if isDef && px.Name == "" {
+			p.errf("'acl' not allowed in anonymous 'defaults' section.")
+			return
+		}
+		if len(w) < 3 {
+			p.errf("'acl' expects an ACL name and a criterion.")
+			return
+		}
+		if err := px.ACLs.Add(w[1], w[2:]); err != nil {
+			p.errf("error detected while parsing ACL '%s' : %v.", w[1], err)
+		}
+	case "http-request":
+		p.parseHTTPRequest(w)
+	case "redirect":
+		if r, ok := p.parseRedirect(w, 1); ok {
+			p.ruleSeen("redirect")
+			px.Redirects = append(px.Redirects, r)
+		}
+	case "errorfile", "errorloc", "errorloc302", "errorloc303":
+		p.parseErrorFile(w)
 	case "log":
 		p.proxyLog(w)
 	case "no":

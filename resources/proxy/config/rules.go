@@ -1,0 +1,281 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/duet-ha/duet/resources/proxy/acl"
+)
+
+// ruleSeen records a rule kind and warns about rules written after ones haproxy evaluates later (haproxy.md 1.4).
+func (p *parser) ruleSeen(kind string) {
+	px := p.px
+	if px.seenRules == nil {
+		px.seenRules = map[string]bool{}
+	}
+	later := map[string][]string{
+		"http-request": {"redirect", "use_backend"},
+		"redirect":     {"use_backend"},
+	}
+	for _, l := range later[kind] {
+		if px.seenRules[l] {
+			p.warnf("a '%s' rule placed after a '%s' rule will still be processed before.", kind, l)
+			break
+		}
+	}
+	px.seenRules[kind] = true
+}
+
+func (p *parser) cond(words []string, what string) (*acl.Cond, bool) {
+	c, err := acl.ParseCond(words, p.px.ACLs)
+	if err != nil {
+		p.errf("'%s' : %v", what, err)
+		return nil, false
+	}
+	return c, true
+}
+
+func (p *parser) format(s, what string) (*acl.Format, bool) {
+	f, err := acl.ParseFormat(s)
+	if err != nil {
+		p.errf("'%s' : %v", what, err)
+		return nil, false
+	}
+	return f, true
+}
+
+func (p *parser) parseHTTPRequest(w []string) {
+	px := p.px
+	if px.Cap == CapDefaults && px.Name == "" {
+		p.errf("'http-request' not allowed in anonymous 'defaults' section.")
+		return
+	}
+	if len(w) < 2 {
+		p.errf("'http-request' expects an action.")
+		return
+	}
+	what := "http-request " + w[1]
+	args, cw := acl.SplitCond(w[2:])
+	cond, ok := p.cond(cw, what)
+	if !ok {
+		return
+	}
+	r := HTTPRule{Pos: p.pos(), Action: w[1], Cond: cond}
+	switch w[1] {
+	case "allow":
+		if len(args) > 0 {
+			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
+			return
+		}
+	case "deny":
+		r.Status = 403
+		for i := 0; i < len(args); i++ {
+			switch args[i] {
+			case "deny_status", "status":
+				if i+1 >= len(args) {
+					p.errf("'%s' : '%s' expects a status code.", what, args[i])
+					return
+				}
+				n, err := strconv.Atoi(args[i+1])
+				if err != nil || n < 200 || n > 599 {
+					p.errf("'%s' : invalid status code '%s'.", what, args[i+1])
+					return
+				}
+				r.Status = n
+				i++
+			case "content-type", "string", "lf-string":
+				if i+1 >= len(args) {
+					p.errf("'%s' : '%s' expects an argument.", what, args[i])
+					return
+				}
+				if args[i] == "content-type" {
+					r.ContentType = args[i+1]
+				} else {
+					r.Body = args[i+1]
+				}
+				i++
+			default:
+				p.errf("'%s' : '%s' is not supported by Duet yet (expects deny_status, content-type, string).", what, args[i])
+				return
+			}
+		}
+	case "return":
+		r.Status = 200
+		for i := 0; i < len(args); i++ {
+			if i+1 >= len(args) {
+				p.errf("'%s' : '%s' expects an argument.", what, args[i])
+				return
+			}
+			switch args[i] {
+			case "status":
+				n, err := strconv.Atoi(args[i+1])
+				if err != nil || n < 200 || n > 599 {
+					p.errf("'%s' : invalid status code '%s'.", what, args[i+1])
+					return
+				}
+				r.Status = n
+			case "content-type":
+				r.ContentType = args[i+1]
+			case "string", "lf-string":
+				r.Body = args[i+1]
+			case "file", "lf-file", "errorfile":
+				b, err := os.ReadFile(args[i+1])
+				if err != nil {
+					p.errf("'%s' : %v.", what, err)
+					return
+				}
+				r.Body = string(b)
+			case "hdr":
+				p.errf("'%s' : 'hdr' is not supported by Duet yet.", what)
+				return
+			default:
+				p.errf("'%s' : unknown argument '%s'.", what, args[i])
+				return
+			}
+			i++
+		}
+	case "redirect":
+		rd, ok := p.parseRedirect(append([]string{"redirect"}, args...), 1)
+		if !ok {
+			return
+		}
+		r.Redirect = &rd
+	case "set-header", "add-header":
+		if len(args) != 2 {
+			p.errf("'%s' expects exactly 2 arguments.", what)
+			return
+		}
+		f, ok := p.format(args[1], what)
+		if !ok {
+			return
+		}
+		r.Name, r.Value = args[0], f
+	case "del-header":
+		if len(args) != 1 {
+			p.errf("'%s' expects exactly 1 argument.", what)
+			return
+		}
+		r.Name = args[0]
+	case "set-path":
+		if len(args) != 1 {
+			p.errf("'%s' expects exactly 1 argument.", what)
+			return
+		}
+		f, ok := p.format(args[0], what)
+		if !ok {
+			return
+		}
+		r.Value = f
+	default:
+		p.errf("'http-request %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, return, redirect, set-header, add-header, del-header, set-path).", w[1])
+		return
+	}
+	p.ruleSeen("http-request")
+	px.HTTPRules = append(px.HTTPRules, r)
+}
+
+// parseRedirect parses "redirect location|prefix|scheme <to> [code N] [drop-query] [append-slash] [if|unless c]"
+// with w[start] the kind.
+func (p *parser) parseRedirect(w []string, start int) (Redirect, bool) {
+	r := Redirect{Pos: p.pos(), Code: 302}
+	args, cw := acl.SplitCond(w[start:])
+	if len(args) < 2 {
+		p.errf("'redirect' expects 'location', 'prefix' or 'scheme' followed by a value.")
+		return r, false
+	}
+	switch args[0] {
+	case "location", "prefix", "scheme":
+		r.Kind = args[0]
+	default:
+		p.errf("'redirect' expects 'location', 'prefix' or 'scheme', got '%s'.", args[0])
+		return r, false
+	}
+	f, ok := p.format(args[1], "redirect "+args[0])
+	if !ok {
+		return r, false
+	}
+	r.To = f
+	for i := 2; i < len(args); i++ {
+		switch args[i] {
+		case "code":
+			if i+1 >= len(args) {
+				p.errf("'redirect' : 'code' expects a code.")
+				return r, false
+			}
+			n, err := strconv.Atoi(args[i+1])
+			if err != nil || !(n == 301 || n == 302 || n == 303 || n == 307 || n == 308) {
+				p.errf("'redirect' : unsupported HTTP code '%s' (expects 301, 302, 303, 307 or 308).", args[i+1])
+				return r, false
+			}
+			r.Code = n
+			i++
+		case "drop-query":
+			r.DropQuery = true
+		case "append-slash":
+			r.AppendSlash = true
+		case "set-cookie", "clear-cookie", "ignore-empty":
+			p.errf("'redirect' : '%s' is not supported by Duet yet.", args[i])
+			return r, false
+		default:
+			p.errf("'redirect' : unknown argument '%s'.", args[i])
+			return r, false
+		}
+	}
+	c, ok := p.cond(cw, "redirect")
+	if !ok {
+		return r, false
+	}
+	r.Cond = c
+	return r, true
+}
+
+var errorCodes = []int{200, 400, 401, 403, 404, 405, 407, 408, 410, 425, 429, 500, 501, 502, 503, 504}
+
+func (p *parser) parseErrorFile(w []string) {
+	if len(w) != 3 {
+		p.errf("'%s' expects <status_code> and <%s> as arguments.", w[0], map[bool]string{true: "file", false: "url"}[w[0] == "errorfile"])
+		return
+	}
+	code, err := strconv.Atoi(w[1])
+	ok := err == nil
+	if ok {
+		ok = false
+		for _, c := range errorCodes {
+			ok = ok || c == code
+		}
+	}
+	if !ok {
+		p.errf("status code '%s' cannot be overridden.", w[1])
+		return
+	}
+	var resp []byte
+	if w[0] == "errorfile" {
+		b, err := os.ReadFile(w[2])
+		if err != nil {
+			p.errf("error opening file <%s>.", w[2])
+			return
+		}
+		if len(b) > 16384-1024 {
+			p.errf("file <%s> is too large to fit in a buffer.", w[2])
+			return
+		}
+		if !strings.HasPrefix(string(b), "HTTP/") {
+			p.errf("errorfile <%s> must contain a complete HTTP response (status line, headers, body).", w[2])
+			return
+		}
+		resp = b
+	} else {
+		st := 302
+		if w[0] == "errorloc303" {
+			st = 303
+		}
+		reason := map[int]string{302: "Found", 303: "See Other"}[st]
+		resp = []byte(fmt.Sprintf("HTTP/1.1 %d %s\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: %s\r\n\r\n", st, reason, w[2]))
+	}
+	if p.px.ErrorFiles == nil {
+		p.px.ErrorFiles = map[int][]byte{}
+	}
+	p.px.ErrorFiles[code] = resp
+}
