@@ -94,6 +94,15 @@ func (h *Head) Has(name string) bool {
 	return false
 }
 
+// Add appends a header line (name: value) to what WriteFields emits.
+func (h *Head) Add(name, value string) {
+	ns := len(h.buf)
+	h.buf = append(h.buf, name...)
+	ne := len(h.buf)
+	h.buf = append(h.buf, value...)
+	h.Fields = append(h.Fields, Field{ns: ns, ne: ne, vs: ne, ve: len(h.buf)})
+}
+
 // Drop removes every occurrence of the header from what WriteRequest and WriteResponse emit.
 func (h *Head) Drop(name string) {
 	for i := range h.Fields {

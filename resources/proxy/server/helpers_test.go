@@ -61,6 +61,7 @@ func startBackend(t testing.TB, name string) *testBackend {
 		b.mu.Unlock()
 		w.Header().Set("X-Server", name)
 		w.Header().Set("X-Got-XFF", r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("X-Got-Tag", r.Header.Get("X-Tag")+"|"+strings.Join(r.Header.Values("X-Secret"), ","))
 		fmt.Fprintf(w, "%s\n", name)
 	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {

@@ -33,7 +33,8 @@ type httpConn struct {
 	srcStr  string
 	lbreq   balance.Request
 	entry   logfmt.Entry
-	end     func() // ends the connection (once)
+	end     func()   // ends the connection (once)
+	curBE   *backend // backend of the request being served (error files)
 }
 
 func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int, end func()) {
@@ -126,8 +127,6 @@ func (h *httpConn) waitRequest(first bool) bool {
 	return true
 }
 
-func (h *httpConn) backendFor() *backend { return h.fe.defBE }
-
 // serveOne handles one request; it reports whether the client connection stays open.
 func (h *httpConn) serveOne(first bool) bool {
 	s, fe := h.s, h.fe
@@ -163,6 +162,7 @@ func (h *httpConn) serveOne(first bool) bool {
 		return false
 	}
 	tR := time.Since(start)
+	h.curBE = nil
 	s.cumReq.Add(1)
 	fe.cnt.reqTot.Add(1)
 	fe.cnt.reqRate.add(start)
@@ -174,7 +174,10 @@ func (h *httpConn) serveOne(first bool) bool {
 		h.writeRaw(200, "text/html", "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n", nil)
 		return !h.req.ConnClose
 	}
-	be := h.backendFor()
+	be, done, keep := h.route(start, tR, reqLine)
+	if done {
+		return keep
+	}
 	if st := h.statsFor(be); st != nil {
 		keep := h.serveStats(st, be, start, reqLine)
 		return keep && !h.req.ConnClose
@@ -477,13 +480,20 @@ func (h *httpConn) finish(be *backend, sv *srv, bc *beConn, reuse bool, in, out 
 	h.log(e, start, reqLine, be)
 }
 
+// writeError answers status with the backend's or frontend's errorfile/errorloc, else haproxy's built-in page.
 func (h *httpConn) writeError(status int) {
+	resp := httpx.ErrorResponse(status)
+	if be := h.curBE; be != nil && be.cfg.ErrorFiles[status] != nil {
+		resp = be.cfg.ErrorFiles[status]
+	} else if b := h.fe.cfg.ErrorFiles[status]; b != nil {
+		resp = b
+	}
 	if h.bw != nil {
-		h.bw.Write(httpx.ErrorResponse(status))
+		h.bw.Write(resp)
 		_ = h.bw.Flush()
 		return
 	}
-	_, _ = h.c.Write(httpx.ErrorResponse(status))
+	_, _ = h.c.Write(resp)
 }
 
 func (h *httpConn) writeRaw(status int, ctype, body string, extra []string) {

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/duet-ha/duet/resources/proxy/acl"
 	"github.com/duet-ha/duet/resources/proxy/balance"
 	"github.com/duet-ha/duet/resources/proxy/config"
 	"github.com/duet-ha/duet/resources/proxy/health"
@@ -91,11 +92,17 @@ type proxyRT struct {
 }
 
 type frontend struct {
-	cfg       *config.Proxy
-	sem       chan struct{}
-	defBE     *backend
-	cnt       *counters
-	tlsConfig map[string]*tls.Config // by bind spec
+	cfg         *config.Proxy
+	useBackends []useBackend
+	sem         chan struct{}
+	defBE       *backend
+	cnt         *counters
+	tlsConfig   map[string]*tls.Config // by bind spec
+}
+
+type useBackend struct {
+	be   *backend
+	cond *acl.Cond
 }
 
 // New returns a Server for cfg. It does nothing until Start. log receives the proxy's own events
@@ -427,8 +434,10 @@ func (s *Server) build(cfg *config.Config, old *runtime) (*runtime, error) {
 		if px.DefaultBackend != "" {
 			fe.defBE = rt.backends[px.DefaultBackend]
 		}
-		if len(px.UseBackends) > 0 {
-			fe.defBE = rt.backends[px.UseBackends[0].Backend]
+		for _, ub := range px.UseBackends {
+			if b := rt.backends[ub.Backend]; b != nil {
+				fe.useBackends = append(fe.useBackends, useBackend{be: b, cond: ub.Cond})
+			}
 		}
 		if fe.defBE == nil && prt.be != nil {
 			fe.defBE = prt.be

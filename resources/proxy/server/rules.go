@@ -1,0 +1,176 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/acl"
+	"github.com/duet-ha/duet/resources/proxy/config"
+	"github.com/duet-ha/duet/resources/proxy/logfmt"
+)
+
+// httpConn implements acl.Txn for the request being served.
+var _ acl.Txn = (*httpConn)(nil)
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+func (h *httpConn) Src() netip.AddrPort          { return addrPort(h.c.Conn.RemoteAddr()) }
+func (h *httpConn) Dst() netip.AddrPort          { return addrPort(h.c.Conn.LocalAddr()) }
+func (h *httpConn) Method() string               { return string(h.req.Method) }
+func (h *httpConn) URI() string                  { return string(h.req.URI) }
+func (h *httpConn) Headers(name string) []string { return h.req.Get(name) }
+func (h *httpConn) SSL() bool                    { return strings.HasSuffix(h.feName, "~") }
+func (h *httpConn) SNI() string                  { return "" }
+func (h *httpConn) Version() string {
+	if h.req.Minor == 0 {
+		return "1.0"
+	}
+	return "1.1"
+}
+
+// route applies the frontend's http-request rules and redirects, picks the backend (use_backend, then
+// default_backend), then applies the backend's rules, in haproxy's order. done is true when a rule answered.
+func (h *httpConn) route(start time.Time, tR time.Duration, reqLine string) (be *backend, done, keep bool) {
+	fe := h.fe
+	if done, keep := h.applyRules(fe.cfg, nil, start, tR, reqLine); done {
+		return nil, true, keep
+	}
+	be = fe.defBE
+	for _, ub := range fe.useBackends {
+		if ub.cond.Eval(h) {
+			be = ub.be
+			break
+		}
+	}
+	h.curBE = be
+	if be != nil && be.cfg != fe.cfg {
+		if done, keep := h.applyRules(be.cfg, be, start, tR, reqLine); done {
+			return nil, true, keep
+		}
+	}
+	return be, false, false
+}
+
+// applyRules runs one section's http-request rules then its redirect rules.
+func (h *httpConn) applyRules(px *config.Proxy, be *backend, start time.Time, tR time.Duration, reqLine string) (done, keep bool) {
+rules:
+	for i := range px.HTTPRules {
+		r := &px.HTTPRules[i]
+		if !r.Cond.Eval(h) {
+			continue
+		}
+		switch r.Action {
+		case "allow":
+			break rules
+		case "deny":
+			h.fe.cnt.dreq.Add(1)
+			if r.Body != "" {
+				h.respond(r.Status, r.ContentType, r.Body, nil)
+			} else {
+				h.writeError(r.Status)
+			}
+			h.ruleLog(be, r.Status, "PR--", start, tR, reqLine)
+			return true, false
+		case "return":
+			h.drainBody()
+			h.respond(r.Status, r.ContentType, r.Body, nil)
+			h.ruleLog(be, r.Status, "LR--", start, tR, reqLine)
+			return true, !h.req.ConnClose
+		case "redirect":
+			return true, h.redirect(r.Redirect, be, start, tR, reqLine)
+		case "set-header":
+			h.req.Drop(r.Name)
+			h.req.Add(r.Name, r.Value.Render(h))
+		case "add-header":
+			h.req.Add(r.Name, r.Value.Render(h))
+		case "del-header":
+			h.req.Drop(r.Name)
+		case "set-path":
+			uri := string(h.req.URI)
+			q := ""
+			if i := strings.IndexByte(uri, '?'); i >= 0 {
+				q = uri[i:]
+			}
+			h.req.URI = []byte(r.Value.Render(h) + q)
+		}
+	}
+	for i := range px.Redirects {
+		r := &px.Redirects[i]
+		if r.Cond.Eval(h) {
+			return true, h.redirect(r, be, start, tR, reqLine)
+		}
+	}
+	return false, false
+}
+
+var redirectReason = map[int]string{301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"}
+
+// redirect answers a redirect rule like haproxy (empty body, Location, no-cache).
+func (h *httpConn) redirect(r *config.Redirect, be *backend, start time.Time, tR time.Duration, reqLine string) bool {
+	uri := string(h.req.URI)
+	path, query := uri, ""
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		path, query = uri[:i], uri[i:]
+	}
+	rest := path
+	if r.AppendSlash && !strings.HasSuffix(rest, "/") {
+		rest += "/"
+	}
+	if !r.DropQuery {
+		rest += query
+	}
+	to := r.To.Render(h)
+	var loc string
+	switch r.Kind {
+	case "location":
+		loc = to
+	case "prefix":
+		if to == "/" {
+			loc = rest
+		} else {
+			loc = to + rest
+		}
+	case "scheme":
+		host := ""
+		if v := h.req.Get("host"); len(v) > 0 {
+			host = v[0]
+		}
+		loc = to + "://" + host + rest
+	}
+	h.drainBody()
+	closeAfter := h.req.ConnClose
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 " + strconv.Itoa(r.Code) + " " + redirectReason[r.Code] + "\r\n")
+	b.WriteString("content-length: 0\r\nlocation: " + loc + "\r\ncache-control: no-cache\r\n")
+	if closeAfter {
+		b.WriteString("connection: close\r\n")
+	}
+	b.WriteString("\r\n")
+	_, _ = h.bw.WriteString(b.String())
+	_ = h.bw.Flush()
+	h.fe.cnt.status(r.Code)
+	h.ruleLog(be, r.Code, "LR--", start, tR, reqLine)
+	return !closeAfter
+}
+
+func (h *httpConn) respond(status int, ctype, body string, extra []string) {
+	h.writeRaw(status, ctype, body, extra)
+	h.fe.cnt.status(status)
+}
+
+func (h *httpConn) ruleLog(be *backend, status int, term string, start time.Time, tR time.Duration, reqLine string) {
+	name := h.fe.cfg.Name
+	if be != nil {
+		name = be.cfg.Name
+	}
+	e := logfmt.Entry{Backend: name, Server: "<NOSRV>", Status: status, Term: term, TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
+	h.log(&e, start, reqLine, be)
+}
