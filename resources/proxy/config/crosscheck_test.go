@@ -90,7 +90,11 @@ var corpus = []struct {
 	{"server-no-port-http", std + "backend b\n    server s 1.1.1.1\n", true, ""},
 	{"server-bad-addr", std + "backend b\n    server s 1.1.1.1:99999\n", false, ""},
 	{"acl-rules", std + "frontend f\n    bind 127.0.0.1:9001\n    acl is_api path_beg /api\n    use_backend b if is_api\n    default_backend b\nbackend b\n    server s 1.1.1.1:80\n", true, ""},
-	{"cookie", std + "backend b\n    cookie SRV insert indirect nocache\n    server s 1.1.1.1:80 cookie a\n", true, "cookie persistence is issue 5"},
+	{"cookie", std + "backend b\n    cookie SRV insert indirect nocache\n    server s 1.1.1.1:80 cookie a\n", true, ""},
+	{"cookie-modes", std + "backend a\n    cookie SRV prefix indirect\n    server s 1.1.1.1:80 cookie a\nbackend b\n    cookie JSESSIONID rewrite\n    server s 1.1.1.1:80 cookie b\n" +
+		"backend c\n    cookie SRV insert indirect nocache httponly secure domain .example.com postonly\n    server s 1.1.1.1:80 cookie c\n", true, ""},
+	{"cookie-bad-option", std + "backend a\n    cookie SRV insert sometimes\n", false, ""},
+	{"cookie-nocache-rewrite", std + "backend a\n    cookie SRV rewrite nocache\n", true, ""},
 	{"http-request", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X-A b\n", true, ""},
 	{"acl-bad-regex", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a path_reg ([\n", false, ""},
 	{"acl-unknown-fetch", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nosuchfetch x\n", false, ""},

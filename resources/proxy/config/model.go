@@ -162,7 +162,22 @@ type Proxy struct {
 	HTTPRules  []HTTPRule
 	Redirects  []Redirect
 	ErrorFiles map[int][]byte // complete raw responses by status
+	Cookie     *Cookie
 	seenRules  map[string]bool
+}
+
+// Cookie is the backend's "cookie" persistence line.
+type Cookie struct {
+	Name     string
+	Mode     string // insert, rewrite, prefix
+	Indirect bool
+	NoCache  bool
+	PostOnly bool
+	Preserve bool
+	HTTPOnly bool
+	Secure   bool
+	Domains  []string
+	Attrs    []string
 }
 
 // HTTPRule is one "http-request" rule.

@@ -460,6 +460,10 @@ func cloneProxy(d *Proxy) *Proxy {
 		}
 	}
 	px.seenRules = nil
+	if d.Cookie != nil {
+		c := *d.Cookie
+		px.Cookie = &c
+	}
 	return &px
 }
 

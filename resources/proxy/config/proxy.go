@@ -11,7 +11,7 @@ import (
 )
 
 // issue5 keywords are valid haproxy that Duet's proxy refuses until ACLs and HTTP rules land.
-var issue5 = words(`http-response http-after-response cookie errorfiles http-error stick stick-table tcp-request
+var issue5 = words(`http-response http-after-response errorfiles http-error stick stick-table tcp-request
 tcp-response use-server capture declare monitor force-persist ignore-persist persist`)
 
 func (p *parser) proxyKeyword(w []string) {
@@ -181,6 +181,10 @@ func (p *parser) proxyKeyword(w []string) {
 		}
 	case "errorfile", "errorloc", "errorloc302", "errorloc303":
 		p.parseErrorFile(w)
+	case "cookie":
+		if needBE() {
+			p.parseCookie(w)
+		}
 	case "log":
 		p.proxyLog(w)
 	case "no":

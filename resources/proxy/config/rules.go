@@ -279,3 +279,55 @@ func (p *parser) parseErrorFile(w []string) {
 	}
 	p.px.ErrorFiles[code] = resp
 }
+
+// parseCookie parses "cookie NAME [rewrite|insert|prefix] [indirect] [nocache] [postonly] [preserve] [httponly]
+// [secure] [domain D]* [attr A]*".
+func (p *parser) parseCookie(w []string) {
+	if len(w) < 2 {
+		p.errf("'cookie' expects <cookie_name> as argument.")
+		return
+	}
+	c := &Cookie{Name: w[1], Mode: "rewrite"}
+	modes := 0
+	for i := 2; i < len(w); i++ {
+		switch w[i] {
+		case "insert", "rewrite", "prefix":
+			c.Mode = w[i]
+			modes++
+		case "indirect":
+			c.Indirect = true
+		case "nocache":
+			c.NoCache = true
+		case "postonly":
+			c.PostOnly = true
+		case "preserve":
+			c.Preserve = true
+		case "httponly":
+			c.HTTPOnly = true
+		case "secure":
+			c.Secure = true
+		case "domain", "attr":
+			if i+1 >= len(w) {
+				p.errf("'cookie' : '%s' expects an argument.", w[i])
+				return
+			}
+			if w[i] == "domain" {
+				c.Domains = append(c.Domains, w[i+1])
+			} else {
+				c.Attrs = append(c.Attrs, w[i+1])
+			}
+			i++
+		case "maxidle", "maxlife", "dynamic":
+			p.errf("'cookie' : '%s' is valid haproxy but not supported by Duet yet.", w[i])
+			return
+		default:
+			p.errf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'maxlife', 'attr' and 'httponly' options (got '%s').", w[i])
+			return
+		}
+	}
+	if modes > 1 {
+		p.errf("'cookie' : 'rewrite', 'insert' and 'prefix' are mutually exclusive.")
+		return
+	}
+	p.px.Cookie = c
+}

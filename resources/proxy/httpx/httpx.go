@@ -103,6 +103,12 @@ func (h *Head) Add(name, value string) {
 	h.Fields = append(h.Fields, Field{ns: ns, ne: ne, vs: ne, ve: len(h.buf)})
 }
 
+// DropAt removes header i from what WriteFields emits.
+func (h *Head) DropAt(i int) { h.Fields[i].drop = true }
+
+// Dropped reports whether header i was removed.
+func (h *Head) Dropped(i int) bool { return h.Fields[i].drop }
+
 // Drop removes every occurrence of the header from what WriteRequest and WriteResponse emit.
 func (h *Head) Drop(name string) {
 	for i := range h.Fields {

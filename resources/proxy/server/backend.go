@@ -186,6 +186,51 @@ func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv,
 	return nil, time.Since(start), errQueueTimeout
 }
 
+// acquireThis takes a slot on a given server (persistence), waiting in its queue when it is full.
+func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Duration) (*srv, time.Duration, error) {
+	start := time.Now()
+	b.mu.Lock()
+	if !s.lb.Full() {
+		b.takeLocked(s)
+		b.mu.Unlock()
+		return s, 0, nil
+	}
+	if s.cfg.Maxqueue > 0 && s.queue.len() >= s.cfg.Maxqueue {
+		b.mu.Unlock()
+		return nil, 0, errQueueFull
+	}
+	w := &waiter{ch: make(chan *srv, 1), srv: s}
+	s.queue.push(w)
+	s.lb.Queued++
+	maxStore(&s.st.cnt.qmax, int64(s.queue.len()))
+	b.mu.Unlock()
+	var timer <-chan time.Time
+	if queueTimeout > 0 {
+		t := time.NewTimer(queueTimeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case got := <-w.ch:
+		return got, time.Since(start), nil
+	case <-timer:
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	removed := s.queue.remove(w)
+	if removed {
+		s.lb.Queued--
+	}
+	b.mu.Unlock()
+	if !removed {
+		return <-w.ch, time.Since(start), nil
+	}
+	if ctx.Err() != nil {
+		return nil, time.Since(start), ctx.Err()
+	}
+	return nil, time.Since(start), errQueueTimeout
+}
+
 func (b *backend) anyUsableLocked() bool {
 	for _, s := range b.servers {
 		if s.lb.Usable && s.lb.Weight > 0 {
@@ -326,6 +371,12 @@ type connectResult struct {
 // connect selects a server and connects to it with haproxy's retries and redispatch: a failed connection is
 // retried on the same server up to "retries" times; with option redispatch the last retry may go to another server.
 func (b *backend) connect(ctx context.Context, req *balance.Request, dstPort int, allowIdle bool) connectResult {
+	return b.connectTo(ctx, nil, req, dstPort, allowIdle)
+}
+
+// connectTo is connect with a server chosen by persistence (nil: load balancing). A persistent server that
+// fails to connect is retried; with option redispatch the last retry goes through load balancing.
+func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Request, dstPort int, allowIdle bool) connectResult {
 	var res connectResult
 	t := b.cfg.Timeouts
 	qto := t.Queue
@@ -335,6 +386,16 @@ func (b *backend) connect(ctx context.Context, req *balance.Request, dstPort int
 	var avoid *srv
 	var s *srv
 	for attempt := 0; ; attempt++ {
+		if s == nil && fixed != nil && avoid == nil {
+			var tw time.Duration
+			var err error
+			s, tw, err = b.acquireThis(ctx, fixed, qto)
+			res.tw += tw
+			if err != nil {
+				res.err = err
+				return res
+			}
+		}
 		if s == nil {
 			var tw time.Duration
 			var err error

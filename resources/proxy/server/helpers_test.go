@@ -62,6 +62,14 @@ func startBackend(t testing.TB, name string) *testBackend {
 		w.Header().Set("X-Server", name)
 		w.Header().Set("X-Got-XFF", r.Header.Get("X-Forwarded-For"))
 		w.Header().Set("X-Got-Tag", r.Header.Get("X-Tag")+"|"+strings.Join(r.Header.Values("X-Secret"), ","))
+		w.Header().Set("X-Got-Cookie", strings.Join(r.Header.Values("Cookie"), "|"))
+		if r.URL.Path == "/setcookie" {
+			w.Header().Add("Set-Cookie", "JSESSIONID=abc123; Path=/")
+			w.Header().Add("Set-Cookie", "other=1")
+		}
+		if r.URL.Path == "/etag" {
+			w.Header().Set("ETag", `"v1"`)
+		}
 		fmt.Fprintf(w, "%s\n", name)
 	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {

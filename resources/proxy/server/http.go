@@ -214,10 +214,11 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	}
 	bodyKind := h.req.RequestBody()
 	canRetryIdle := bodyKind == httpx.BodyNone
+	pers := h.cookieRequest(be)
 	var res connectResult
 	var bc *beConn
 	for attempt := 0; ; attempt++ {
-		res = be.connect(s.ctx, &h.lbreq, h.dstPort, !closeServer && attempt == 0)
+		res = be.connectTo(s.ctx, pers.srv, &h.lbreq, h.dstPort, !closeServer && attempt == 0)
 		if res.err != nil {
 			e.Tw = res.tw.Milliseconds()
 			e.Retries, e.Redispatch = res.retries, res.redispatch
@@ -343,6 +344,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	if respKind == httpx.BodyUntilClose {
 		closeClient = true
 	}
+	h.cookieResponse(be, sv, pers)
 	// response head to the client
 	h.resp.WriteStatusLine(h.bw)
 	h.resp.WriteFields(h.bw)
