@@ -13,6 +13,7 @@ import (
 	"github.com/duet-ha/duet/cluster/cib"
 	"github.com/duet-ha/duet/cluster/membership"
 	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/cluster/transport"
 	"github.com/duet-ha/duet/quorum"
 )
 
@@ -338,7 +339,14 @@ func (d *Daemon) maybeTakeover(ctx context.Context, rn *raftNode, voters []strin
 	_, peerAlive := d.alive[peer]
 	lost := !d.lostAt[peer].IsZero()
 	d.mu.Unlock()
+	if peerAlive {
+		d.clearNotice("takeover")
+	}
 	if peerAlive || !slices.Contains(voters, peer) || !lost {
+		return
+	}
+	if d.answersDirectly(ctx, peer) {
+		d.setNotice("takeover", fmt.Sprintf("gossip lost %s, but it answers on the cluster port: not taking over (false suspicion?)", peer))
 		return
 	}
 	mayAct := v.Quorate || (policy == quorum.Ignore && !stonith && d.everQuorateSnapshot())
@@ -365,6 +373,32 @@ func (d *Daemon) maybeTakeover(ctx context.Context, rn *raftNode, voters []strin
 	}
 	d.clearNotice("takeover")
 	d.takeover(rn, peer)
+}
+
+// answersDirectly checks a peer that gossip declared dead over the authenticated cluster port before this node
+// does anything irreversible (fence it, take over). Gossip can suspect a live but CPU-starved node; a
+// connection that completes the key handshake proves it is alive. A dead process answers with a reset at
+// once; a pulled cable costs one probe interval of waiting.
+func (d *Daemon) answersDirectly(ctx context.Context, peer string) bool {
+	var addr string
+	for _, p := range d.cfg.Peers {
+		if p.Name == peer {
+			addr = d.raftAddr(p.Addr)
+		}
+	}
+	if addr == "" {
+		return false
+	}
+	timeout := max(d.cfg.ProbeInterval, 20*time.Millisecond)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := transport.Dial(cctx, addr, d.cfg.Key, transport.ChannelRPC)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	d.log.Debug("peer declared dead by gossip answers directly", "peer", peer)
+	return true
 }
 
 func (d *Daemon) everQuorateSnapshot() bool {
