@@ -13,9 +13,10 @@ type Cond struct {
 }
 
 type condTerm struct {
-	neg  bool
-	acl  *ACL
-	pred func(Txn) bool
+	neg    bool
+	acl    *ACL
+	pred   func(Txn) bool
+	l4pred bool // a predefined ACL that needs no request (TRUE, FALSE, LOCALHOST)
 }
 
 // String returns the condition as written.
@@ -122,7 +123,7 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			return nil, fmt.Errorf("braces of an anonymous ACL must be separated by spaces ('%s')", w)
 		}
 		if p, ok := predefined[w]; ok {
-			and = append(and, condTerm{neg: neg, pred: p})
+			and = append(and, condTerm{neg: neg, pred: p, l4pred: w == "TRUE" || w == "FALSE" || w == "LOCALHOST"})
 		} else if a := set.acls[w]; a != nil {
 			and = append(and, condTerm{neg: neg, acl: a})
 		} else {
@@ -135,4 +136,46 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 	}
 	c.ors = append(c.ors, and)
 	return c, nil
+}
+
+// L4Only reports whether the condition uses only connection-level fetches (addresses, ports, ssl_fc), so that it
+// may be evaluated where no request is available (http-response, tcp-request connection).
+func (c *Cond) L4Only() bool {
+	if c == nil {
+		return true
+	}
+	for _, and := range c.ors {
+		for _, tm := range and {
+			if tm.pred != nil {
+				if !tm.l4pred {
+					return false
+				}
+				continue
+			}
+			for _, t := range tm.acl.terms {
+				if !l4Fetch(t.f.name) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// L4Only reports whether the format uses only connection-level fetches and variables.
+func (fm *Format) L4Only() bool {
+	for _, p := range fm.parts {
+		if p.f != nil && !l4Fetch(p.f.name) || p.var_ == "H" {
+			return false
+		}
+	}
+	return true
+}
+
+func l4Fetch(name string) bool {
+	switch name {
+	case "src", "dst", "src_port", "dst_port", "ssl_fc":
+		return true
+	}
+	return false
 }

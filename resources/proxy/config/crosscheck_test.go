@@ -107,6 +107,10 @@ var corpus = []struct {
 		"    http-request set-header X-Client %[src]:%cp\n    http-request del-header X-Secret\n    http-request redirect location /new if { path /old }\n" +
 		"    redirect scheme https code 301 if !{ ssl_fc } { hdr(host) -i secure.example.com }\n    redirect prefix /v2 drop-query if { path_beg /v1 }\n" +
 		"    use_backend api if is_api or METH_POST\n    use_backend b unless { method GET HEAD }\n    default_backend b\nbackend api\n    server s 1.1.1.1:80\nbackend b\n    server s 1.1.1.2:80\n", true, ""},
+	{"response-rules", std + "frontend f\n    bind 127.0.0.1:9001\n    tcp-request connection reject if { src 10.0.0.0/8 }\n    tcp-request inspect-delay 5s\n    tcp-request content accept if HTTP\n" +
+		"    http-response set-header X-A b\n    http-response del-header Server\n    http-response deny if { src 10.1.0.0/16 }\n", true, ""},
+	{"response-rule-req-fetch", std + "frontend f\n    bind 127.0.0.1:9001\n    http-response set-header X-A %[req.hdr(host)]\n", false, ""},
+	{"tcp-conn-req-fetch", std + "frontend f\n    bind 127.0.0.1:9001\n    tcp-request connection reject if { path /x }\n", true, ""},
 	{"rules-bad-action", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request frobnicate\n", false, ""},
 	{"redirect-bad-code", std + "frontend f\n    bind 127.0.0.1:9001\n    redirect location /x code 200\n", false, ""},
 	{"errorfiles", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfile 503 ERRFILE\n    errorloc 403 http://example.com/denied\n    errorloc303 404 /nf\n", true, ""},

@@ -158,12 +158,23 @@ type Proxy struct {
 	MonitorURI string
 
 	// Layer 7 (issue 5): ACLs, http-request rules, redirects, error files.
-	ACLs       *acl.Set
-	HTTPRules  []HTTPRule
-	Redirects  []Redirect
-	ErrorFiles map[int][]byte // complete raw responses by status
-	Cookie     *Cookie
-	seenRules  map[string]bool
+	ACLs         *acl.Set
+	HTTPRules    []HTTPRule
+	Redirects    []Redirect
+	ErrorFiles   map[int][]byte // complete raw responses by status
+	Cookie       *Cookie
+	TCPConn      []TCPRule // tcp-request connection
+	TCPContent   []TCPRule // tcp-request content
+	InspectDelay time.Duration
+	HTTPResp     []HTTPRule // http-response
+	seenRules    map[string]bool
+}
+
+// TCPRule is a "tcp-request connection|content accept|reject [if|unless COND]" rule.
+type TCPRule struct {
+	Pos    Pos
+	Accept bool
+	Cond   *acl.Cond
 }
 
 // Cookie is the backend's "cookie" persistence line.

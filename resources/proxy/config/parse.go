@@ -460,6 +460,9 @@ func cloneProxy(d *Proxy) *Proxy {
 		}
 	}
 	px.seenRules = nil
+	px.TCPConn = append([]TCPRule(nil), d.TCPConn...)
+	px.TCPContent = append([]TCPRule(nil), d.TCPContent...)
+	px.HTTPResp = append([]HTTPRule(nil), d.HTTPResp...)
 	if d.Cookie != nil {
 		c := *d.Cookie
 		px.Cookie = &c

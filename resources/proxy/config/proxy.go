@@ -11,7 +11,7 @@ import (
 )
 
 // issue5 keywords are valid haproxy that Duet's proxy refuses until ACLs and HTTP rules land.
-var issue5 = words(`http-response http-after-response errorfiles http-error stick stick-table tcp-request
+var issue5 = words(`http-after-response errorfiles http-error stick stick-table
 tcp-response use-server capture declare monitor force-persist ignore-persist persist`)
 
 func (p *parser) proxyKeyword(w []string) {
@@ -174,6 +174,10 @@ func (p *parser) proxyKeyword(w []string) {
 		}
 	case "http-request":
 		p.parseHTTPRequest(w)
+	case "http-response":
+		p.parseHTTPResponse(w)
+	case "tcp-request":
+		p.parseTCPRequest(w)
 	case "redirect":
 		if r, ok := p.parseRedirect(w, 1); ok {
 			p.ruleSeen("redirect")

@@ -331,3 +331,129 @@ func (p *parser) parseCookie(w []string) {
 	}
 	p.px.Cookie = c
 }
+
+func (p *parser) parseTCPRequest(w []string) {
+	px := p.px
+	if px.Cap == CapDefaults && px.Name == "" {
+		p.errf("'tcp-request' not allowed in anonymous 'defaults' section.")
+		return
+	}
+	if len(w) < 2 {
+		p.errf("'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay'.")
+		return
+	}
+	switch w[1] {
+	case "inspect-delay":
+		if len(w) != 3 {
+			p.errf("'tcp-request inspect-delay' expects a time.")
+			return
+		}
+		d, err := ParseTime(w[2])
+		if err != nil {
+			p.errf("'tcp-request inspect-delay' %v", err)
+			return
+		}
+		px.InspectDelay = d
+		return
+	case "connection", "content":
+	case "session":
+		p.errf("'tcp-request session' is valid haproxy but not supported by Duet yet.")
+		return
+	default:
+		p.errf("'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay' (got '%s').", w[1])
+		return
+	}
+	if len(w) < 3 {
+		p.errf("'tcp-request %s' expects an action.", w[1])
+		return
+	}
+	args, cw := acl.SplitCond(w[3:])
+	if w[2] != "accept" && w[2] != "reject" {
+		p.errf("'tcp-request %s %s' is valid haproxy but not supported by Duet yet (supported: accept, reject).", w[1], w[2])
+		return
+	}
+	if len(args) > 0 {
+		p.errf("'tcp-request %s %s' : unexpected argument '%s'.", w[1], w[2], args[0])
+		return
+	}
+	c, ok := p.cond(cw, "tcp-request "+w[1])
+	if !ok {
+		return
+	}
+	if w[1] == "connection" && !c.L4Only() {
+		p.warnf("'tcp-request connection %s' : the condition '%s' needs request contents, which are not available at connection time: it never matches.", w[2], c)
+	}
+	if w[1] == "connection" && px.Cap&CapFE == 0 && px.Cap != CapDefaults {
+		p.warnf("'tcp-request connection' ignored because %s '%s' has no frontend capability.", px.Kind, px.Name)
+		return
+	}
+	r := TCPRule{Pos: p.pos(), Accept: w[2] == "accept", Cond: c}
+	if w[1] == "connection" {
+		px.TCPConn = append(px.TCPConn, r)
+	} else {
+		px.TCPContent = append(px.TCPContent, r)
+	}
+}
+
+func (p *parser) parseHTTPResponse(w []string) {
+	px := p.px
+	if px.Cap == CapDefaults && px.Name == "" {
+		p.errf("'http-response' not allowed in anonymous 'defaults' section.")
+		return
+	}
+	if len(w) < 2 {
+		p.errf("'http-response' expects an action.")
+		return
+	}
+	what := "http-response " + w[1]
+	args, cw := acl.SplitCond(w[2:])
+	cond, ok := p.cond(cw, what)
+	if !ok {
+		return
+	}
+	if !cond.L4Only() {
+		p.errf("'%s' : the condition '%s' uses request sample fetches, which may not be reliably used here (Duet has no response fetches yet).", what, cond)
+		return
+	}
+	r := HTTPRule{Pos: p.pos(), Action: w[1], Cond: cond}
+	switch w[1] {
+	case "allow":
+	case "deny":
+		r.Status = 502
+		if len(args) == 2 && (args[0] == "deny_status" || args[0] == "status") {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 200 || n > 599 {
+				p.errf("'%s' : invalid status code '%s'.", what, args[1])
+				return
+			}
+			r.Status = n
+		} else if len(args) > 0 {
+			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
+			return
+		}
+	case "set-header", "add-header":
+		if len(args) != 2 {
+			p.errf("'%s' expects exactly 2 arguments.", what)
+			return
+		}
+		f, ok := p.format(args[1], what)
+		if !ok {
+			return
+		}
+		if !f.L4Only() {
+			p.errf("'%s' : the format '%s' uses request sample fetches, which may not be reliably used here.", what, args[1])
+			return
+		}
+		r.Name, r.Value = args[0], f
+	case "del-header":
+		if len(args) != 1 {
+			p.errf("'%s' expects exactly 1 argument.", what)
+			return
+		}
+		r.Name = args[0]
+	default:
+		p.errf("'http-response %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, set-header, add-header, del-header).", w[1])
+		return
+	}
+	px.HTTPResp = append(px.HTTPResp, r)
+}

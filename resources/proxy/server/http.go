@@ -174,6 +174,11 @@ func (h *httpConn) serveOne(first bool) bool {
 		h.writeRaw(200, "text/html", "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n", nil)
 		return !h.req.ConnClose
 	}
+	if len(fe.cfg.TCPContent) > 0 && !tcpRules(fe.cfg.TCPContent, h) {
+		fe.cnt.dreq.Add(1)
+		h.ruleLog(nil, -1, "PR--", start, tR, reqLine)
+		return false
+	}
 	be, done, keep := h.route(start, tR, reqLine)
 	if done {
 		return keep
@@ -345,6 +350,11 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		closeClient = true
 	}
 	h.cookieResponse(be, sv, pers)
+	if st := h.responseRules(be); st != 0 {
+		be.cnt.dresp.Add(1)
+		sv.st.cnt.dresp.Add(1)
+		return h.serverFailed(be, res, bc, e, start, reqLine, st, "PH--")
+	}
 	// response head to the client
 	h.resp.WriteStatusLine(h.bw)
 	h.resp.WriteFields(h.bw)

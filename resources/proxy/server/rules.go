@@ -52,6 +52,11 @@ func (h *httpConn) route(start time.Time, tR time.Duration, reqLine string) (be 
 	}
 	h.curBE = be
 	if be != nil && be.cfg != fe.cfg {
+		if len(be.cfg.TCPContent) > 0 && !tcpRules(be.cfg.TCPContent, h) {
+			fe.cnt.dreq.Add(1)
+			h.ruleLog(be, -1, "PR--", start, tR, reqLine)
+			return nil, true, false
+		}
 		if done, keep := h.applyRules(be.cfg, be, start, tR, reqLine); done {
 			return nil, true, keep
 		}
@@ -173,4 +178,60 @@ func (h *httpConn) ruleLog(be *backend, status int, term string, start time.Time
 	}
 	e := logfmt.Entry{Backend: name, Server: "<NOSRV>", Status: status, Term: term, TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
 	h.log(&e, start, reqLine, be)
+}
+
+// l4Txn is the ACL view of a connection before any request: only addresses and ports.
+type l4Txn struct {
+	src, dst netip.AddrPort
+}
+
+func (t l4Txn) Src() netip.AddrPort   { return t.src }
+func (t l4Txn) Dst() netip.AddrPort   { return t.dst }
+func (l4Txn) Method() string          { return "" }
+func (l4Txn) URI() string             { return "" }
+func (l4Txn) Version() string         { return "" }
+func (l4Txn) Headers(string) []string { return nil }
+func (l4Txn) SSL() bool               { return false }
+func (l4Txn) SNI() string             { return "" }
+
+// tcpRules evaluates tcp-request rules in order; it reports false when a reject rule matched.
+func tcpRules(rules []config.TCPRule, t acl.Txn) bool {
+	for i := range rules {
+		if rules[i].Cond.Eval(t) {
+			return rules[i].Accept
+		}
+	}
+	return true
+}
+
+// responseRules applies http-response rules of the backend then of the frontend; it returns the status of a
+// matching deny rule (0 when none).
+func (h *httpConn) responseRules(be *backend) int {
+	sections := []*config.Proxy{be.cfg}
+	if be.cfg != h.fe.cfg {
+		sections = append(sections, h.fe.cfg)
+	}
+	for _, px := range sections {
+	rules:
+		for i := range px.HTTPResp {
+			r := &px.HTTPResp[i]
+			if !r.Cond.Eval(h) {
+				continue
+			}
+			switch r.Action {
+			case "allow":
+				break rules
+			case "deny":
+				return r.Status
+			case "set-header":
+				h.resp.Drop(r.Name)
+				h.resp.Add(r.Name, r.Value.Render(h))
+			case "add-header":
+				h.resp.Add(r.Name, r.Value.Render(h))
+			case "del-header":
+				h.resp.Drop(r.Name)
+			}
+		}
+	}
+	return 0
 }

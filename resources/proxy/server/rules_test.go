@@ -16,7 +16,7 @@ type l7Req struct {
 }
 
 type l7Resp struct {
-	status, location, server, tag string
+	status, location, server, tag, resp, xff string
 }
 
 func askL7(t *testing.T, port int, r l7Req) l7Resp {
@@ -62,6 +62,10 @@ func askL7(t *testing.T, port int, r l7Req) l7Resp {
 			out.server = v
 		case "x-got-tag":
 			out.tag = v
+		case "x-resp":
+			out.resp = v
+		case "x-got-xff":
+			out.xff = "present"
 		}
 	}
 	return out
@@ -85,6 +89,11 @@ func TestSideBySideRules(t *testing.T) {
     acl bad_client src -f ` + lst + `
     acl admin path_beg /admin
     acl vhost_b hdr(host) -i b.example.com
+    tcp-request connection reject if { src 127.5.0.0/16 }
+    tcp-request content reject if { path_beg /tcpreject }
+    http-response set-header X-Resp from-%[src] if { src 127.3.0.0/16 }
+    http-response del-header X-Got-XFF
+    http-response deny if { src 127.4.0.0/16 }
     http-request deny if bad_client
     http-request deny deny_status 429 if { path_beg /limited }
     http-request return status 200 content-type text/plain string healthy if { path /health }
@@ -135,6 +144,10 @@ backend down
 		{target: "/x?y=z", hdrs: "Host: secure.example.com\r\n"},
 		{target: "/gone", hdrs: "Host: a\r\n"},
 		{target: "/down/x", hdrs: "Host: a\r\n"},
+		{src: "127.5.1.1", target: "/", hdrs: "Host: a\r\n"},
+		{target: "/tcpreject/x", hdrs: "Host: a\r\n"},
+		{src: "127.4.0.9", target: "/", hdrs: "Host: a\r\n"},
+		{src: "127.3.0.9", target: "/", hdrs: "Host: a\r\n"},
 	}
 	for i, r := range reqs {
 		h := askL7(t, hp, r)

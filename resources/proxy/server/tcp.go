@@ -45,6 +45,11 @@ func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind, release func
 		s.actconn.Add(-1)
 		release()
 	}
+	if len(fe.cfg.TCPConn) > 0 && !tcpRules(fe.cfg.TCPConn, l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}) {
+		fe.cnt.dreq.Add(1)
+		end()
+		return
+	}
 	feName := fe.cfg.Name
 	if bind.SSL {
 		tc := tls.Server(c, fe.tlsConfig[bind.Spec])
@@ -97,6 +102,12 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	}()
 	if be == nil {
 		term = "PC"
+		return
+	}
+	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}
+	if !tcpRules(fe.cfg.TCPContent, l4) || (be.cfg != fe.cfg && !tcpRules(be.cfg.TCPContent, l4)) {
+		fe.cnt.dreq.Add(1)
+		term = "PR"
 		return
 	}
 	sess.be.Store(be)
