@@ -209,3 +209,18 @@ func cli(t testing.TB, path, cmd string) string {
 	b, _ := io.ReadAll(bufio.NewReader(c))
 	return string(b)
 }
+
+// deadPort returns a loopback port with no listener, outside the ephemeral range when possible, so that a
+// connection attempt cannot self-connect through a reused ephemeral source port.
+func deadPort(t testing.TB) int {
+	t.Helper()
+	for p := 700; p < 1000; p++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
+	}
+	return freePort(t)
+}

@@ -80,7 +80,7 @@ func TestSideBySideRules(t *testing.T) {
 	if err := os.WriteFile(lst, []byte("# bad clients\n127.9.9.9\n127.8.0.0/16\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadPort := freePort(t)
+	deadPort := deadPort(t)
 	body := `
     acl is_php path_end -i .php
     acl is_upload method POST PUT

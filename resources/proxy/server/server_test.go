@@ -51,7 +51,7 @@ listen rr
 func TestHTTPErrorsAndSmuggling(t *testing.T) {
 	b := startBackend(t, "s1")
 	p, pdown := freePort(t), freePort(t)
-	dead := freePort(t)
+	dead := deadPort(t)
 	startProxy(t, defaults+`
     timeout http-request 300ms
 listen web
@@ -237,7 +237,7 @@ func TestMaxconnQueueRetriesRedispatch(t *testing.T) {
 	b := startBackend(t, "s1")
 	b2 := startBackend(t, "s2")
 	p, pr := freePort(t), freePort(t)
-	dead := freePort(t)
+	dead := deadPort(t)
 	s := startProxy(t, defaults+`
 listen q
     bind 127.0.0.1:{P}
