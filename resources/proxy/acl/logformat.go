@@ -111,3 +111,36 @@ func (fm *Format) Render(t Txn) string {
 	}
 	return b.String()
 }
+
+// Sample is one sample fetch expression (as "stick on" and "balance hash" take): it returns the first value
+// (the last occurrence for headers, like haproxy's hdr() sample fetch).
+type Sample struct {
+	f *fetch
+}
+
+// ParseSample compiles a sample fetch expression such as "src", "req.hdr(host)" or "cook(SESSION)".
+func ParseSample(expr string) (*Sample, error) {
+	f, m, err := parseCriterion(expr)
+	if err != nil {
+		return nil, err
+	}
+	if m != "" {
+		return nil, fmt.Errorf("'%s' is an ACL match form, not a sample fetch", expr)
+	}
+	return &Sample{f: f}, nil
+}
+
+// Fetch evaluates the sample; ok is false when it is absent.
+func (s *Sample) Fetch(t Txn) (string, bool) {
+	vals, ok := s.f.get(t, s.f)
+	if !ok || len(vals) == 0 {
+		return "", false
+	}
+	if s.f.name == "hdr" || s.f.name == "req.hdr" {
+		return vals[len(vals)-1], true
+	}
+	return vals[0], true
+}
+
+// L4Only reports whether the sample needs no request (usable in TCP mode).
+func (s *Sample) L4Only() bool { return l4Fetch(s.f.name) }

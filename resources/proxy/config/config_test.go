@@ -161,14 +161,14 @@ func TestDiagnostics(t *testing.T) {
 }
 
 func TestUnsupportedIsNamed(t *testing.T) {
-	_, diags := parse(t, std+"frontend f\n    bind :80\n    stick on src\n    compression algo gzip\n")
+	_, diags := parse(t, std+"frontend f\n    bind :80\n    use-server s if TRUE\n    compression algo gzip\n")
 	var msgs []string
 	for _, d := range diags {
 		if d.Severity == Error {
 			msgs = append(msgs, d.Keyword+": "+d.Message)
 		}
 	}
-	if len(msgs) != 2 || !strings.Contains(msgs[0], "'stick'") || !strings.Contains(msgs[1], "'compression'") {
+	if len(msgs) != 2 || !strings.Contains(msgs[0], "'use-server'") || !strings.Contains(msgs[1], "'compression'") {
 		t.Errorf("unsupported keywords not named: %q", msgs)
 	}
 }

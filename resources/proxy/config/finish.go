@@ -79,6 +79,9 @@ func (p *parser) finish() {
 				p.globalErr(px.Pos, "balance", Warning, "%s '%s' : 'balance %s' requires 'mode http'; falling back to roundrobin like haproxy.", px.Kind, px.Name, px.Balance.Algo)
 			}
 		}
+		if len(px.StickRules) > 0 && px.StickTable == nil {
+			p.globalErr(px.StickRules[0].Pos, "stick", Error, "Proxy '%s': unable to find stick-table '%s'.", px.Name, px.Name)
+		}
 		if px.Stats != nil && px.Stats.Enabled && px.Mode != ModeHTTP && px.Cap&CapFE != 0 {
 			p.globalErr(px.Pos, "stats", Warning, "%s '%s' : stats require 'mode http'; the stats page will not be served.", px.Kind, px.Name)
 		}

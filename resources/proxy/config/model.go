@@ -167,7 +167,27 @@ type Proxy struct {
 	TCPContent   []TCPRule // tcp-request content
 	InspectDelay time.Duration
 	HTTPResp     []HTTPRule // http-response
+	StickTable   *StickTable
+	StickRules   []StickRule
 	seenRules    map[string]bool
+}
+
+// StickTable is a backend's "stick-table" line.
+type StickTable struct {
+	Pos    Pos
+	Type   string // ip, ipv6, integer, string
+	Len    int
+	Size   int
+	Expire time.Duration // 0 = never
+}
+
+// StickRule is "stick on|match|store-request <sample> [table T] [if|unless COND]".
+type StickRule struct {
+	Pos    Pos
+	Kind   string // on, match, store-request
+	Sample *acl.Sample
+	Expr   string
+	Cond   *acl.Cond
 }
 
 // TCPRule is a "tcp-request connection|content accept|reject [if|unless COND]" rule.

@@ -11,7 +11,7 @@ import (
 )
 
 // issue5 keywords are valid haproxy that Duet's proxy refuses until ACLs and HTTP rules land.
-var issue5 = words(`http-after-response errorfiles http-error stick stick-table
+var issue5 = words(`http-after-response errorfiles http-error
 tcp-response use-server capture declare monitor force-persist ignore-persist persist`)
 
 func (p *parser) proxyKeyword(w []string) {
@@ -188,6 +188,20 @@ func (p *parser) proxyKeyword(w []string) {
 	case "cookie":
 		if needBE() {
 			p.parseCookie(w)
+		}
+	case "stick-table":
+		if isDef {
+			p.errf("'stick-table' not allowed in 'defaults' section.")
+			return
+		}
+		p.parseStickTable(w)
+	case "stick":
+		if isDef {
+			p.errf("'stick' not allowed in 'defaults' section.")
+			return
+		}
+		if needBE() {
+			p.parseStick(w)
 		}
 	case "log":
 		p.proxyLog(w)

@@ -457,3 +457,121 @@ func (p *parser) parseHTTPResponse(w []string) {
 	}
 	px.HTTPResp = append(px.HTTPResp, r)
 }
+
+func (p *parser) parseStickTable(w []string) {
+	st := &StickTable{Pos: p.pos(), Len: 32}
+	for i := 1; i < len(w); i++ {
+		arg := func() (string, bool) {
+			if i+1 >= len(w) {
+				p.errf("'stick-table' : '%s' expects an argument.", w[i])
+				return "", false
+			}
+			i++
+			return w[i], true
+		}
+		switch w[i] {
+		case "type":
+			v, ok := arg()
+			if !ok {
+				return
+			}
+			switch v {
+			case "ip", "ipv6", "integer", "string":
+				st.Type = v
+			case "binary":
+				p.errf("'stick-table' : type 'binary' is not supported by Duet yet.")
+				return
+			default:
+				p.errf("'stick-table' : unknown type '%s'.", v)
+				return
+			}
+		case "len":
+			v, ok := arg()
+			if !ok {
+				return
+			}
+			n, err := parseInt(v, 1, 65535)
+			if err != nil {
+				p.errf("'stick-table' : 'len' %v.", err)
+				return
+			}
+			st.Len = n
+		case "size":
+			v, ok := arg()
+			if !ok {
+				return
+			}
+			n, err := ParseSize(v)
+			if err != nil || n <= 0 || n > 1<<24 {
+				p.errf("'stick-table' : invalid size '%s'.", v)
+				return
+			}
+			st.Size = int(n)
+		case "expire":
+			v, ok := arg()
+			if !ok {
+				return
+			}
+			d, err := ParseTime(v)
+			if err != nil {
+				p.errf("'stick-table' : %v.", err)
+				return
+			}
+			st.Expire = d
+		case "nopurge":
+		case "peers", "store", "srvkey", "write-to", "recv-only":
+			p.errf("'stick-table' : '%s' is valid haproxy but not supported by Duet yet.", w[i])
+			return
+		default:
+			p.errf("'stick-table' : unknown argument '%s'.", w[i])
+			return
+		}
+	}
+	if st.Type == "" {
+		p.errf("'stick-table' : missing type.")
+		return
+	}
+	if st.Size == 0 {
+		p.errf("'stick-table' : missing size.")
+		return
+	}
+	p.px.StickTable = st
+}
+
+func (p *parser) parseStick(w []string) {
+	if len(w) < 3 {
+		p.errf("'stick' expects 'on', 'match' or 'store-request' and a pattern.")
+		return
+	}
+	switch w[1] {
+	case "on", "match", "store-request":
+	case "store-response":
+		p.errf("'stick store-response' is valid haproxy but not supported by Duet yet.")
+		return
+	default:
+		p.errf("'stick' expects 'on', 'match', 'store-request' or 'store-response' (got '%s').", w[1])
+		return
+	}
+	args, cw := acl.SplitCond(w[3:])
+	if len(args) >= 2 && args[0] == "table" {
+		if args[1] != p.px.Name {
+			p.errf("'stick %s' : tables of other proxies are not supported by Duet yet.", w[1])
+			return
+		}
+		args = args[2:]
+	}
+	if len(args) > 0 {
+		p.errf("'stick %s' : unexpected argument '%s'.", w[1], args[0])
+		return
+	}
+	smp, err := acl.ParseSample(w[2])
+	if err != nil {
+		p.errf("'stick %s' : %v.", w[1], err)
+		return
+	}
+	c, ok := p.cond(cw, "stick "+w[1])
+	if !ok {
+		return
+	}
+	p.px.StickRules = append(p.px.StickRules, StickRule{Pos: p.pos(), Kind: w[1], Sample: smp, Expr: w[2], Cond: c})
+}

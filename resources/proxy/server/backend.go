@@ -76,6 +76,7 @@ type backend struct {
 	cnt     *counters
 	retired bool // guarded by mu: a newer configuration replaced this generation
 	lastChg time.Time
+	stick   *stickTable // nil without a stick-table
 }
 
 type waiter struct {

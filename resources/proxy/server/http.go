@@ -220,10 +220,14 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	bodyKind := h.req.RequestBody()
 	canRetryIdle := bodyKind == httpx.BodyNone
 	pers := h.cookieRequest(be)
+	fixed := pers.srv
+	if fixed == nil {
+		fixed = be.stickMatch(h)
+	}
 	var res connectResult
 	var bc *beConn
 	for attempt := 0; ; attempt++ {
-		res = be.connectTo(s.ctx, pers.srv, &h.lbreq, h.dstPort, !closeServer && attempt == 0)
+		res = be.connectTo(s.ctx, fixed, &h.lbreq, h.dstPort, !closeServer && attempt == 0)
 		if res.err != nil {
 			e.Tw = res.tw.Milliseconds()
 			e.Retries, e.Redispatch = res.retries, res.redispatch
@@ -260,6 +264,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		break
 	}
 	sv := res.srv
+	be.stickStore(h, sv)
 	h.sess.srv.Store(sv)
 	e.Server = sv.cfg.Name
 	e.Tw, e.Tc = res.tw.Milliseconds(), res.tc.Milliseconds()

@@ -367,6 +367,17 @@ func (s *Server) build(cfg *config.Config, old *runtime) (*runtime, error) {
 					be.lastChg = oldBE.lastChg
 				}
 			}
+			if px.StickTable != nil {
+				if oldBE != nil && oldBE.stick != nil && oldBE.stick.cfg.Type == px.StickTable.Type {
+					// stick tables survive reloads
+					oldBE.stick.mu.Lock()
+					oldBE.stick.cfg = *px.StickTable
+					oldBE.stick.mu.Unlock()
+					be.stick = oldBE.stick
+				} else {
+					be.stick = newStickTable(*px.StickTable)
+				}
+			}
 			var lbs []*balance.Server
 			for i, sc := range px.Servers {
 				sv := &srv{cfg: sc, be: be}

@@ -126,7 +126,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		early = buf[:n]
 		req.Payload = early
 	}
-	res := be.connect(s.ctx, req, dstPort, false)
+	res := be.connectTo(s.ctx, be.stickMatch(l4), req, dstPort, false)
 	e.Tw = res.tw.Milliseconds()
 	e.Retries, e.Redispatch = res.retries, res.redispatch
 	if res.err != nil {
@@ -145,6 +145,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		return
 	}
 	sv := res.srv
+	be.stickStore(l4, sv)
 	sess.srv.Store(sv)
 	e.Server = sv.cfg.Name
 	e.Tc = res.tc.Milliseconds()
