@@ -431,8 +431,7 @@ type Stats struct {
 	Refresh     time.Duration
 	HideVersion bool
 	Scope       []string
-	AdminAlways bool // "stats admin if TRUE"
-	AdminLocal  bool // "stats admin if LOCALHOST"
+	AdminCond   *acl.Cond // "stats admin if|unless COND"
 	ShowLegends bool
 	ShowNode    string
 	ShowDesc    string

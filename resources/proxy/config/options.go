@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+
+	"github.com/duet-ha/duet/resources/proxy/acl"
 	"strings"
 	"time"
 )
@@ -412,16 +414,12 @@ func (p *parser) parseStats(w []string) {
 			p.errf("'stats admin' requires either 'if' or 'unless' followed by a condition.")
 			return
 		}
-		cond := strings.Join(w[2:], " ")
-		switch cond {
-		case "if TRUE", "unless FALSE":
-			s.AdminAlways = true
-		case "if LOCALHOST":
-			s.AdminLocal = true
-		case "if FALSE", "unless TRUE":
-		default:
-			p.errf("'stats admin %s' : Duet supports only the conditions TRUE, FALSE and LOCALHOST here until ACLs land (issue 5)", cond)
+		c, err := acl.ParseCond(w[2:], px.ACLs)
+		if err != nil {
+			p.errf("'stats admin' : %v", err)
+			return
 		}
+		s.AdminCond = c
 	case "http-request", "bind-process":
 		p.errf("'stats %s' is valid haproxy but not supported by Duet yet.", w[1])
 	case "socket", "timeout", "maxconn":

@@ -59,7 +59,7 @@ func (h *httpConn) serveStats(st *config.Stats, be *backend, start time.Time, re
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
 		rest, query = rest[:i], rest[i+1:]
 	}
-	admin := st.AdminAlways || (st.AdminLocal && h.src.IsLoopback())
+	admin := st.AdminCond != nil && st.AdminCond.Eval(h)
 	if string(h.req.Method) == "POST" {
 		body := h.readSmallBody(65536)
 		code := "DENY"
