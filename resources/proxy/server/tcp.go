@@ -118,8 +118,13 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	req := &balance.Request{Src: srcAddr(c.RemoteAddr())}
 	var early []byte
 	if be.cfg.Balance.Algo == config.AlgoRDPCookie {
-		// look at what the client sent first, waiting briefly for the RDP connection request
-		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		// look at what the client sent first, waiting for the RDP connection request up to tcp-request
+		// inspect-delay (100 ms when unset)
+		wait := 100 * time.Millisecond
+		if d := fe.cfg.InspectDelay; d > 0 {
+			wait = d
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
 		buf := make([]byte, 1024)
 		n, _ := c.Read(buf)
 		_ = c.SetReadDeadline(time.Time{})
