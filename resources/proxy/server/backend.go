@@ -116,6 +116,32 @@ func (b *backend) refreshLocked() {
 		s.st.mu.Unlock()
 	}
 	b.sel.Update()
+	b.dispatchLocked()
+}
+
+// dispatchLocked moves requests queued on servers that can no longer take traffic to the backend queue (haproxy's
+// pendconn_redistribute) and hands backend-queued requests to servers with free slots. Caller holds b.mu.
+func (b *backend) dispatchLocked() {
+	for _, s := range b.servers {
+		if s.lb.Usable || s.queue.len() == 0 {
+			continue
+		}
+		for w := s.queue.pop(); w != nil; w = s.queue.pop() {
+			s.lb.Queued--
+			w.srv = nil
+			b.queue.push(w)
+		}
+	}
+	for b.queue.len() > 0 {
+		lbs := b.sel.Select(&balance.Request{}, nil)
+		if lbs == nil || lbs.Full() {
+			return
+		}
+		s := b.servers[lbs.Index]
+		w := b.queue.pop()
+		b.takeLocked(s)
+		w.ch <- s
+	}
 }
 
 // acquire selects a server for req and takes a slot on it, waiting in the server or backend queue when every

@@ -573,3 +573,42 @@ func TestStopIsIdempotentAndBounded(t *testing.T) {
 		t.Error("restart after stop accepted")
 	}
 }
+
+func TestQueuedRequestsGoToServersThatBecomeAvailable(t *testing.T) {
+	b1, b2 := startBackend(t, "s1"), startBackend(t, "s2")
+	p := freePort(t)
+	s := startProxy(t, defaults+`
+listen q
+    bind 127.0.0.1:{P}
+    timeout queue 20s
+    server s1 127.0.0.1:{B1} maxconn 1
+    server s2 127.0.0.1:{B2} disabled
+`, map[string]any{"P": p, "B1": b1.port, "B2": b2.port})
+	hung := make(chan struct{})
+	go func() {
+		defer close(hung)
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, "GET /hang HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+		_, _ = io.ReadAll(c)
+	}()
+	eventually(t, "s1 busy", func() bool { return stats.Filter(s.Rows(), "q", 4, 1)[0].Values["scur"] == "1" })
+	got := make(chan string, 1)
+	go func() {
+		_, body, _ := get(t, fmt.Sprintf("http://127.0.0.1:%d/", p))
+		got <- body
+	}()
+	eventually(t, "request queued", func() bool { return stats.Filter(s.Rows(), "q", 2, -1)[0].Values["qcur"] == "1" })
+	if err := s.SetState("q", "s2", "ready"); err != nil {
+		t.Fatal(err)
+	}
+	if body := <-got; body != "s2" {
+		t.Errorf("queued request served by %q, want s2 (s1 is still busy)", body)
+	}
+	b1.close() // releases the hung request
+	<-hung
+}
