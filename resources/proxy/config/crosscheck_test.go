@@ -117,6 +117,8 @@ var corpus = []struct {
 	{"rules-bad-action", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request frobnicate\n", false, ""},
 	{"redirect-bad-code", std + "frontend f\n    bind 127.0.0.1:9001\n    redirect location /x code 200\n", false, ""},
 	{"errorfiles", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfile 503 ERRFILE\n    errorloc 403 http://example.com/denied\n    errorloc303 404 /nf\n", true, ""},
+	{"http-errors", "http-errors site\n    errorfile 503 ERRFILE\n" + std + "frontend f\n    bind 127.0.0.1:9001\n    errorfiles site 503\n", true, ""},
+	{"http-errors-unknown", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfiles nope\n", false, ""},
 	{"errorfile-missing", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfile 503 /nonexistent/503.http\n", false, ""},
 	{"errorfile-bad-code", std + "frontend f\n    bind 127.0.0.1:9001\n    errorloc 302 /x\n", false, ""},
 	{"peers-section", "peers p\n    peer a 127.0.0.1:1024\n", true, "peers sections are not supported"},

@@ -18,6 +18,28 @@ func (p *parser) finish() {
 		}
 		px.Logs = logs
 	}
+	// errorfiles <http-errors section> [codes]
+	for _, r := range p.errorRefs {
+		sec, ok := p.httpErrors[r.name]
+		if !ok {
+			p.globalErr(r.pos, "errorfiles", Error, "proxy '%s' : unknown http-errors section '%s' (at %s).", r.px.Name, r.name, r.pos)
+			continue
+		}
+		if r.px.ErrorFiles == nil {
+			r.px.ErrorFiles = map[int][]byte{}
+		}
+		for code, resp := range sec {
+			want := len(r.codes) == 0
+			for _, c := range r.codes {
+				want = want || c == code
+			}
+			if want {
+				if _, set := r.px.ErrorFiles[code]; !set {
+					r.px.ErrorFiles[code] = resp
+				}
+			}
+		}
+	}
 	// explicit ids
 	seen := map[int]*Proxy{}
 	for _, px := range cfg.Proxies {

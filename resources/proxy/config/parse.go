@@ -92,11 +92,12 @@ const (
 	secBackend
 	secListen
 	secUserlist
+	secHTTPErrors
 	secUnsupported
 )
 
 func (s section) String() string {
-	return [...]string{"", "global", "defaults", "frontend", "backend", "listen", "userlist", ""}[s]
+	return [...]string{"", "global", "defaults", "frontend", "backend", "listen", "userlist", "http-errors", ""}[s]
 }
 
 type condFrame struct {
@@ -123,8 +124,18 @@ type parser struct {
 	named    map[string]*Proxy // named defaults
 	conds    []condFrame
 
-	logGlobal map[*Proxy]bool
-	refs      []ref
+	logGlobal  map[*Proxy]bool
+	refs       []ref
+	httpErrors map[string]map[int][]byte // http-errors sections
+	curErrors  map[int][]byte
+	errorRefs  []errorRef
+}
+
+type errorRef struct {
+	px    *Proxy
+	name  string
+	codes []int
+	pos   Pos
 }
 
 type ref struct {
@@ -280,8 +291,8 @@ func (p *parser) handleCond(w []string) bool {
 	return true
 }
 
-var sectionKeywords = []string{"global", "defaults", "frontend", "backend", "listen", "userlist", "peers", "resolvers",
-	"mailers", "program", "http-errors", "ring", "log-forward", "cache", "fcgi-app", "namespace_list", "traces"}
+var sectionKeywords = []string{"global", "defaults", "frontend", "backend", "listen", "userlist", "http-errors", "peers", "resolvers",
+	"mailers", "program", "ring", "log-forward", "cache", "fcgi-app", "namespace_list", "traces"}
 
 func (p *parser) statement(w []string) {
 	switch w[0] {
@@ -295,6 +306,23 @@ func (p *parser) statement(w []string) {
 	case "defaults", "frontend", "backend", "listen":
 		p.closeSection()
 		p.openProxy(w)
+		return
+	case "http-errors":
+		p.closeSection()
+		p.sec, p.px = secHTTPErrors, nil
+		if len(w) != 2 {
+			p.errf("'http-errors' expects <name> as argument.")
+			p.sec = secUnsupported
+			return
+		}
+		if p.httpErrors == nil {
+			p.httpErrors = map[string]map[int][]byte{}
+		}
+		if _, dup := p.httpErrors[w[1]]; dup {
+			p.errf("http-errors section '%s' already exists.", w[1])
+		}
+		p.curErrors = map[int][]byte{}
+		p.httpErrors[w[1]] = p.curErrors
 		return
 	case "userlist":
 		p.closeSection()
@@ -332,6 +360,14 @@ func (p *parser) statement(w []string) {
 		p.globalKeyword(w)
 	case secUserlist:
 		p.userlistKeyword(w)
+	case secHTTPErrors:
+		if w[0] != "errorfile" {
+			p.unknown(w[0], "http-errors", []string{"errorfile"})
+			return
+		}
+		if code, resp, ok := p.errorFile(w); ok {
+			p.curErrors[code] = resp
+		}
 	case secUnsupported:
 	default:
 		p.proxyKeyword(w)

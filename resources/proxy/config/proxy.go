@@ -11,7 +11,7 @@ import (
 )
 
 // issue5 keywords are valid haproxy that Duet's proxy refuses until ACLs and HTTP rules land.
-var issue5 = words(`http-after-response errorfiles http-error
+var issue5 = words(`http-after-response http-error
 tcp-response use-server capture declare monitor force-persist ignore-persist persist`)
 
 func (p *parser) proxyKeyword(w []string) {
@@ -185,6 +185,8 @@ func (p *parser) proxyKeyword(w []string) {
 		}
 	case "errorfile", "errorloc", "errorloc302", "errorloc303":
 		p.parseErrorFile(w)
+	case "errorfiles":
+		p.parseErrorFiles(w)
 	case "cookie":
 		if needBE() {
 			p.parseCookie(w)

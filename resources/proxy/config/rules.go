@@ -234,9 +234,39 @@ func (p *parser) parseRedirect(w []string, start int) (Redirect, bool) {
 var errorCodes = []int{200, 400, 401, 403, 404, 405, 407, 408, 410, 425, 429, 500, 501, 502, 503, 504}
 
 func (p *parser) parseErrorFile(w []string) {
+	code, resp, ok := p.errorFile(w)
+	if !ok {
+		return
+	}
+	if p.px.ErrorFiles == nil {
+		p.px.ErrorFiles = map[int][]byte{}
+	}
+	p.px.ErrorFiles[code] = resp
+}
+
+// parseErrorFiles parses "errorfiles <http-errors name> [code...]", resolved once every section was read.
+func (p *parser) parseErrorFiles(w []string) {
+	if len(w) < 2 {
+		p.errf("'errorfiles' expects <name> as argument.")
+		return
+	}
+	r := errorRef{px: p.px, name: w[1], pos: p.pos()}
+	for _, c := range w[2:] {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			p.errf("'errorfiles' : invalid status code '%s'.", c)
+			return
+		}
+		r.codes = append(r.codes, n)
+	}
+	p.errorRefs = append(p.errorRefs, r)
+}
+
+// errorFile reads one "errorfile|errorloc|errorloc302|errorloc303 CODE FILE|URL" line.
+func (p *parser) errorFile(w []string) (int, []byte, bool) {
 	if len(w) != 3 {
 		p.errf("'%s' expects <status_code> and <%s> as arguments.", w[0], map[bool]string{true: "file", false: "url"}[w[0] == "errorfile"])
-		return
+		return 0, nil, false
 	}
 	code, err := strconv.Atoi(w[1])
 	ok := err == nil
@@ -248,22 +278,22 @@ func (p *parser) parseErrorFile(w []string) {
 	}
 	if !ok {
 		p.errf("status code '%s' cannot be overridden.", w[1])
-		return
+		return 0, nil, false
 	}
 	var resp []byte
 	if w[0] == "errorfile" {
 		b, err := os.ReadFile(w[2])
 		if err != nil {
 			p.errf("error opening file <%s>.", w[2])
-			return
+			return 0, nil, false
 		}
 		if len(b) > 16384-1024 {
 			p.errf("file <%s> is too large to fit in a buffer.", w[2])
-			return
+			return 0, nil, false
 		}
 		if !strings.HasPrefix(string(b), "HTTP/") {
 			p.errf("errorfile <%s> must contain a complete HTTP response (status line, headers, body).", w[2])
-			return
+			return 0, nil, false
 		}
 		resp = b
 	} else {
@@ -274,10 +304,7 @@ func (p *parser) parseErrorFile(w []string) {
 		reason := map[int]string{302: "Found", 303: "See Other"}[st]
 		resp = []byte(fmt.Sprintf("HTTP/1.1 %d %s\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: %s\r\n\r\n", st, reason, w[2]))
 	}
-	if p.px.ErrorFiles == nil {
-		p.px.ErrorFiles = map[int][]byte{}
-	}
-	p.px.ErrorFiles[code] = resp
+	return code, resp, true
 }
 
 // parseCookie parses "cookie NAME [rewrite|insert|prefix] [indirect] [nocache] [postonly] [preserve] [httponly]
