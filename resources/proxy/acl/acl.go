@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/duet-ha/duet/resources/proxy/auth"
 )
 
 // Txn is what ACLs look at for one request.
@@ -54,6 +56,7 @@ const (
 // fetch returns the sample values of a criterion (several for multi-valued headers).
 type fetch struct {
 	name string
+	auth *auth.Registry // http_auth, http_auth_group
 	arg  string
 	occ  int // header occurrence (0 = all)
 	k    kind
@@ -86,6 +89,8 @@ type intPat struct {
 // Set holds a proxy's named ACLs.
 type Set struct {
 	acls map[string]*ACL
+	// Auth answers http_auth() and http_auth_group(); the configuration fills it with its userlists.
+	Auth *auth.Registry
 }
 
 // NewSet returns an empty set.
@@ -94,6 +99,7 @@ func NewSet() *Set { return &Set{acls: map[string]*ACL{}} }
 // Clone copies a set (for sections inheriting from named defaults).
 func (s *Set) Clone() *Set {
 	n := NewSet()
+	n.Auth = s.Auth
 	for k, v := range s.acls {
 		c := *v
 		c.terms = append([]*term(nil), v.terms...)
@@ -116,7 +122,7 @@ func (s *Set) Add(name string, args []string) error {
 	if _, ok := predefined[name]; ok {
 		return fmt.Errorf("ACL name '%s' is reserved (predefined ACL)", name)
 	}
-	t, err := parseTerm(args)
+	t, err := parseTermAuth(args, s.Auth)
 	if err != nil {
 		return err
 	}
@@ -139,13 +145,18 @@ func (a *ACL) eval(t Txn) bool {
 }
 
 // parseTerm parses "criterion [flags] [operator] [values...]".
-func parseTerm(args []string) (*term, error) {
+func parseTerm(args []string) (*term, error) { return parseTermAuth(args, nil) }
+
+func parseTermAuth(args []string, reg *auth.Registry) (*term, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("missing ACL criterion")
 	}
 	f, method, err := parseCriterion(args[0])
 	if err != nil {
 		return nil, err
+	}
+	if f.name == "http_auth" || f.name == "http_auth_group" {
+		f.auth = reg
 	}
 	t := &term{f: f, method: method}
 	i := 1

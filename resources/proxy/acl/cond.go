@@ -111,7 +111,7 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			if j >= len(rest) {
 				return nil, fmt.Errorf("missing closing '}' in condition")
 			}
-			t, err := parseTerm(rest[i+1 : j])
+			t, err := parseTermAuth(rest[i+1:j], set.Auth)
 			if err != nil {
 				return nil, fmt.Errorf("anonymous ACL: %w", err)
 			}

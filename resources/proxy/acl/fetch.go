@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -185,7 +186,28 @@ func parseCriterion(c string) (*fetch, string, error) {
 		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.SNI()}, t.SNI() != "" }
 	case "req.ver", "req_ver":
 		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.Version()}, true }
-	case "nbsrv", "http_auth", "http_auth_group", "sc_http_req_rate", "src_conn_cur":
+	case "http_auth", "http_auth_group":
+		if !hasArg || arg == "" {
+			return nil, "", fmt.Errorf("fetch '%s' expects a userlist name", base)
+		}
+		if base == "http_auth" {
+			f.k = kBool
+		}
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			user, pass, ok := basicAuth(t)
+			if !ok {
+				return []string{"0"}, f.name == "http_auth"
+			}
+			groups, ok := f.auth.Check(f.arg, user, pass)
+			if f.name == "http_auth" {
+				if ok {
+					return []string{"1"}, true
+				}
+				return []string{"0"}, true
+			}
+			return groups, ok && len(groups) > 0
+		}
+	case "nbsrv", "sc_http_req_rate", "src_conn_cur":
 		return nil, "", fmt.Errorf("fetch '%s' is not supported by Duet yet", base)
 	default:
 		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", base, c)
@@ -257,4 +279,19 @@ func meth(ms ...string) func(Txn) bool {
 		}
 		return false
 	}
+}
+
+// basicAuth decodes the request's Authorization: Basic credentials.
+func basicAuth(t Txn) (user, pass string, ok bool) {
+	for _, v := range t.Headers("authorization") {
+		if len(v) > 6 && strings.EqualFold(v[:6], "basic ") {
+			dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v[6:]))
+			if err != nil {
+				return "", "", false
+			}
+			user, pass, ok = strings.Cut(string(dec), ":")
+			return user, pass, ok
+		}
+	}
+	return "", "", false
 }

@@ -85,7 +85,9 @@ var corpus = []struct {
 		"backend b\n    option allbackups\n    option http-keep-alive\n    default-server inter 3s fall 2 maxconn 50\n    server s1 1.1.1.1:80 check\n    server s2 1.1.1.2:80 backup disabled\n    server s3 1.1.1.3:+10 id 7\n", true, ""},
 	{"log-formats", "global\n    log 127.0.0.1:514 len 2048 format rfc5424 local0 info notice\n    log /dev/log local1\n    log stdout format raw daemon\n" + std + "    log global\n    option tcplog\n", true, ""},
 	{"log-bad-facility", "global\n    log 127.0.0.1:514 local9\n", false, ""},
-	{"userlist", "userlist L\n    group admins users alice,bob\n    user alice insecure-password secret\n    user bob password $6$abc\n", true, ""},
+	{"userlist", "userlist L\n    group admins users alice,bob\n    user alice insecure-password secret\n    user bob password $6$abc\n    user carol password '$6$Duet$x'\n", true, ""},
+	{"auth-rules", "userlist admins\n    group ops users ops\n    user ops insecure-password s3cret\n" + std + "frontend f\n    bind 127.0.0.1:9001\n    acl ok http_auth(admins)\n" +
+		"    http-request auth realm Admin\\ area if { path_beg /admin } !ok\n    http-request deny if { path_beg /ops } !{ http_auth_group(admins) ops }\n", true, ""},
 	{"stats-admin-in-defaults", "defaults\n    mode http\n    stats admin if TRUE\n", false, ""},
 	{"server-no-port-http", std + "backend b\n    server s 1.1.1.1\n", true, ""},
 	{"server-bad-addr", std + "backend b\n    server s 1.1.1.1:99999\n", false, ""},

@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/duet-ha/duet/resources/proxy/auth"
+)
 
 // finish runs the checks that need the whole configuration, in the same pass as the syntax checks.
 func (p *parser) finish() {
@@ -17,6 +21,13 @@ func (p *parser) finish() {
 			logs = append(logs, l)
 		}
 		px.Logs = logs
+	}
+	for _, ul := range cfg.Userlists {
+		users := make([]auth.User, 0, len(ul.Users))
+		for _, u := range ul.Users {
+			users = append(users, auth.User{Name: u.Name, Password: u.Password, Insecure: u.Insecure, Groups: u.Groups})
+		}
+		p.auth.Add(ul.Name, users, ul.Groups)
 	}
 	// errorfiles <http-errors section> [codes]
 	for _, r := range p.errorRefs {

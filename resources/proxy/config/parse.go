@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/duet-ha/duet/resources/proxy/acl"
+	"github.com/duet-ha/duet/resources/proxy/auth"
 )
 
 // ErrInvalid is returned (wrapped) by Load and Parse when the configuration has at least one error diagnostic.
@@ -62,9 +63,9 @@ func Load(paths ...string) (*Config, []Diagnostic, error) {
 // Parse parses the sources in order as one configuration and validates it. Every error and warning is reported
 // in one pass. It never panics on bad input.
 func Parse(srcs []Source, env Env) (*Config, []Diagnostic, error) {
-	p := &parser{env: env, cfg: &Config{}, named: map[string]*Proxy{}}
+	p := &parser{env: env, cfg: &Config{}, named: map[string]*Proxy{}, auth: auth.NewRegistry()}
 	p.cfg.Global.StatsTimeout = 10e9
-	p.defaults = newDefaults()
+	p.defaults = p.newDefaults()
 	for _, s := range srcs {
 		p.cfg.Files = append(p.cfg.Files, s.Name)
 		p.parseFile(s)
@@ -126,6 +127,7 @@ type parser struct {
 
 	logGlobal  map[*Proxy]bool
 	refs       []ref
+	auth       *auth.Registry            // userlists, filled as they are parsed (ACLs resolve them lazily)
 	httpErrors map[string]map[int][]byte // http-errors sections
 	curErrors  map[int][]byte
 	errorRefs  []errorRef
@@ -145,9 +147,11 @@ type ref struct {
 	kind string
 }
 
-func newDefaults() *Proxy {
+func (p *parser) newDefaults() *Proxy {
+	set := acl.NewSet()
+	set.Auth = p.auth
 	return &Proxy{Cap: CapDefaults, Kind: "defaults", DefaultServer: DefaultServerParams(), Balance: Balance{Algo: AlgoRoundRobin},
-		HashType: HashType{Function: "sdbm"}, Retries: 3, ACLs: acl.NewSet()}
+		HashType: HashType{Function: "sdbm"}, Retries: 3, ACLs: set}
 }
 
 func (p *parser) pos() Pos { return Pos{File: p.file, Line: p.line} }
@@ -422,7 +426,7 @@ func (p *parser) openProxy(w []string) {
 		px.Cap = CapDefaults
 		if from == "" {
 			// An unnamed or named defaults section starts from haproxy's initial settings.
-			px = newDefaults()
+			px = p.newDefaults()
 			px.Name, px.Pos = name, p.pos()
 		}
 		if name != "" {
@@ -536,6 +540,9 @@ func (p *parser) userlistKeyword(w []string) {
 			switch w[i] {
 			case "password":
 				u.Password = w[i+1]
+				if !auth.Supported(u.Password) {
+					p.warnf("'user %s' : Duet verifies only $5$/$6$ SHA-crypt hashes (or insecure-password): this user cannot log in (quote hashes with single quotes, '$' starts a variable).", w[1])
+				}
 			case "insecure-password":
 				u.Password, u.Insecure = w[i+1], true
 			case "groups":

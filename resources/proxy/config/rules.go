@@ -158,6 +158,15 @@ func (p *parser) parseHTTPRequest(w []string) {
 			return
 		}
 		r.Name = args[0]
+	case "auth":
+		r.Status = 401
+		r.Body = px.Name // realm defaults to the proxy's name
+		if len(args) == 2 && args[0] == "realm" {
+			r.Body = args[1]
+		} else if len(args) > 0 {
+			p.errf("'%s' : expects only 'realm <realm>'.", what)
+			return
+		}
 	case "set-path":
 		if len(args) != 1 {
 			p.errf("'%s' expects exactly 1 argument.", what)
@@ -169,7 +178,7 @@ func (p *parser) parseHTTPRequest(w []string) {
 		}
 		r.Value = f
 	default:
-		p.errf("'http-request %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, return, redirect, set-header, add-header, del-header, set-path).", w[1])
+		p.errf("'http-request %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, auth, return, redirect, set-header, add-header, del-header, set-path).", w[1])
 		return
 	}
 	p.ruleSeen("http-request")

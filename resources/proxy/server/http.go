@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/duet-ha/duet/resources/proxy/balance"
@@ -35,6 +36,7 @@ type httpConn struct {
 	entry   logfmt.Entry
 	end     func()   // ends the connection (once)
 	curBE   *backend // backend of the request being served (error files)
+	idle    atomic.Bool
 }
 
 func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int, end func()) {
@@ -45,6 +47,7 @@ func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName strin
 	h.srcStr = c.RemoteAddr().String()
 	h.lbreq.Src = h.src
 	h.lbreq.Headers = h.req.Get
+	s.httpConns.Store(h, struct{}{})
 	h.run(true)
 }
 
@@ -87,6 +90,7 @@ func (h *httpConn) releaseBuffers() {
 
 func (h *httpConn) close() {
 	h.releaseBuffers()
+	h.s.httpConns.Delete(h)
 	h.end()
 }
 
@@ -107,11 +111,14 @@ func (h *httpConn) waitRequest(first bool) bool {
 	}
 	h.releaseBuffers()
 	h.c.setRead(to)
-	if !h.s.setIdle(h.c.Conn, true) {
+	h.idle.Store(true)
+	if h.s.draining.Load() {
+		// stopping: Stop may have looked at this connection before it went idle
+		h.idle.Store(false)
 		return false
 	}
 	n, err := h.c.Conn.Read(h.pc.b[:])
-	h.s.setIdle(h.c.Conn, false)
+	h.idle.Store(false)
 	h.pc.off, h.pc.n = 0, n
 	if n == 0 || err != nil {
 		if first && isTimeout(err) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/duet-ha/duet/resources/proxy/acl"
 	"github.com/duet-ha/duet/resources/proxy/config"
+	"github.com/duet-ha/duet/resources/proxy/httpx"
 	"github.com/duet-ha/duet/resources/proxy/logfmt"
 )
 
@@ -84,6 +85,13 @@ rules:
 			}
 			h.ruleLog(be, r.Status, "PR--", start, tR, reqLine)
 			return true, false
+		case "auth":
+			h.drainBody()
+			_, msg := httpx.StatusText(401)
+			body := "<html><body><h1>401 Unauthorized</h1>\n" + msg + "\n</body></html>\n"
+			h.respond(401, "text/html", body, []string{"cache-control: no-cache", "www-authenticate: Basic realm=\"" + r.Body + "\""})
+			h.ruleLog(be, 401, "PR--", start, tR, reqLine)
+			return true, !h.req.ConnClose
 		case "return":
 			h.drainBody()
 			h.respond(r.Status, r.ContentType, r.Body, nil)

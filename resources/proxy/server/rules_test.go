@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/duet-ha/duet/resources/proxy/auth"
 )
 
 type l7Req struct {
@@ -16,7 +19,7 @@ type l7Req struct {
 }
 
 type l7Resp struct {
-	status, location, server, tag, resp, xff string
+	status, location, server, tag, resp, xff, auth string
 }
 
 func askL7(t *testing.T, port int, r l7Req) l7Resp {
@@ -68,6 +71,8 @@ func askL7(t *testing.T, port int, r l7Req) l7Resp {
 			out.tag = v
 		case "x-resp":
 			out.resp = v
+		case "www-authenticate":
+			out.auth = v
 		case "x-got-xff":
 			out.xff = "present"
 		}
@@ -99,6 +104,9 @@ func TestSideBySideRules(t *testing.T) {
     http-response del-header X-Got-XFF
     http-response deny if { src 127.4.0.0/16 }
     http-request deny if bad_client
+    acl authed http_auth(admins)
+    http-request auth realm Private\ area if { path_beg /private } !authed
+    http-request deny if { path_beg /ops } !{ http_auth_group(admins) ops }
     http-request deny deny_status 429 if { path_beg /limited }
     http-request return status 200 content-type text/plain string healthy if { path /health }
     http-request set-header X-Tag %[src] if { hdr(x-want-tag) -m found }
@@ -122,7 +130,12 @@ backend down
     errorfile 503 ` + errfile + `
     server s 127.0.0.1:` + fmt.Sprint(deadPort) + `
 `
-	head := "global\n    maxconn 200\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    retries 0\n"
+	hash, err := auth.Crypt("h4sh", "$6$DuetSalt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "global\n    maxconn 200\nuserlist admins\n    group ops users ops\n    user ops insecure-password s3cret\n    user dev password '" + hash + "'\n" +
+		"defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    retries 0\n"
 	hp, dp := freePort(t), freePort(t)
 	haproxyProc(t, head+fmt.Sprintf("frontend www\n    bind 127.0.0.1:%d\n", hp)+body, []int{hp})
 	startProxy(t, head+fmt.Sprintf("frontend www\n    bind 127.0.0.1:%d\n", dp)+body, nil)
@@ -149,6 +162,12 @@ backend down
 		{target: "/gone", hdrs: "Host: a\r\n"},
 		{target: "/down/x", hdrs: "Host: a\r\n"},
 		{src: "127.5.1.1", target: "/", hdrs: "Host: a\r\n"},
+		{target: "/private/x", hdrs: "Host: a\r\n"},
+		{target: "/private/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ops:s3cret")) + "\r\n"},
+		{target: "/private/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ops:wrong")) + "\r\n"},
+		{target: "/private/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("dev:h4sh")) + "\r\n"},
+		{target: "/ops/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("dev:h4sh")) + "\r\n"},
+		{target: "/ops/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ops:s3cret")) + "\r\n"},
 		{target: "/tcpreject/x", hdrs: "Host: a\r\n"},
 		{src: "127.4.0.9", target: "/", hdrs: "Host: a\r\n"},
 		{src: "127.3.0.9", target: "/", hdrs: "Host: a\r\n"},

@@ -58,10 +58,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loops, connection handlers, checkers, CLI
 
-	connMu   sync.Mutex
-	conns    map[net.Conn]struct{}
-	idle     map[net.Conn]struct{} // HTTP connections waiting for their next request
-	draining atomic.Bool           // Stop was called: keep-alive connections close after their response
+	connMu    sync.Mutex
+	conns     map[net.Conn]struct{}
+	httpConns sync.Map    // *httpConn -> struct{}: HTTP client connections, for closing idle ones on Stop
+	draining  atomic.Bool // Stop was called: keep-alive connections close after their response
 
 	started  time.Time
 	actconn  atomic.Int64
@@ -122,7 +122,7 @@ func NewWithOptions(cfg *config.Config, log *slog.Logger, o Options) *Server {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	s := &Server{log: log, opts: o, listeners: map[string]*listener{}, sockets: map[string]*cliSocket{}, conns: map[net.Conn]struct{}{}, idle: map[net.Conn]struct{}{}}
+	s := &Server{log: log, opts: o, listeners: map[string]*listener{}, sockets: map[string]*cliSocket{}, conns: map[net.Conn]struct{}{}}
 	rt, err := s.build(cfg, nil)
 	if err == nil {
 		s.rt.Store(rt)
@@ -246,11 +246,12 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Unlock()
 	// like haproxy's soft stop: idle keep-alive connections close now, busy ones after their response
 	s.draining.Store(true)
-	s.connMu.Lock()
-	for c := range s.idle {
-		_ = c.Close()
-	}
-	s.connMu.Unlock()
+	s.httpConns.Range(func(k, _ any) bool {
+		if h := k.(*httpConn); h.idle.Load() {
+			_ = h.c.Conn.Close()
+		}
+		return true
+	})
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -329,24 +330,7 @@ func (s *Server) track(c net.Conn) {
 func (s *Server) untrack(c net.Conn) {
 	s.connMu.Lock()
 	delete(s.conns, c)
-	delete(s.idle, c)
 	s.connMu.Unlock()
-}
-
-// setIdle marks an HTTP client connection as waiting for a request; it reports false when the server is
-// stopping (the caller then closes the connection instead of waiting).
-func (s *Server) setIdle(c net.Conn, idle bool) bool {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	if idle {
-		if s.draining.Load() {
-			return false
-		}
-		s.idle[c] = struct{}{}
-	} else {
-		delete(s.idle, c)
-	}
-	return true
 }
 
 // build creates a runtime generation for cfg, carrying state from old (may be nil).

@@ -117,42 +117,34 @@ func putWriter(bw *bufio.Writer) {
 	writerPool.Put(bw)
 }
 
-// rate counts events per second over the last full second (haproxy's *_rate columns).
+// rate counts events per second over the last full second (haproxy's *_rate columns). It is lock-free: a
+// concurrent roll-over may lose an event or two, which the statistics tolerate.
 type rate struct {
-	mu        sync.Mutex
-	sec       int64
-	cur, prev int64
-	max       int64
+	sec, cur, prev, max atomic.Int64
 }
 
 func (r *rate) add(now time.Time) {
-	r.mu.Lock()
-	s := now.Unix()
-	r.roll(s)
-	r.cur++
-	if r.cur > r.max {
-		r.max = r.cur
-	}
-	r.mu.Unlock()
+	r.roll(now.Unix())
+	maxStore(&r.max, r.cur.Add(1))
 }
 
 func (r *rate) roll(s int64) {
-	if s != r.sec {
-		if s == r.sec+1 {
-			r.prev = r.cur
-		} else {
-			r.prev = 0
-		}
-		r.cur, r.sec = 0, s
+	old := r.sec.Load()
+	if s == old || !r.sec.CompareAndSwap(old, s) {
+		return
+	}
+	if s == old+1 {
+		r.prev.Store(r.cur.Swap(0))
+	} else {
+		r.prev.Store(0)
+		r.cur.Store(0)
 	}
 }
 
 // get returns the current rate (events in the last second) and the max seen.
 func (r *rate) get(now time.Time) (int64, int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.roll(now.Unix())
-	return r.prev, r.max
+	return r.prev.Load(), r.max.Load()
 }
 
 // counters are the stats counters of a frontend, backend or server; they survive reloads.
