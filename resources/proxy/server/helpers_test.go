@@ -23,16 +23,26 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// handedOut remembers every port freePort returned in this test binary: the kernel may return a port again once
+// it is closed, and with SO_REUSEPORT (haproxy's default and Duet's) two proxies could then share a port silently.
+var handedOut sync.Map
+
+// freePort returns a loopback port that was free a moment ago and that no other caller got.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 100; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, dup := handedOut.LoadOrStore(p, true); !dup {
+			return p
+		}
 	}
-	p := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return p
+	t.Fatal("no fresh port")
+	return 0
 }
 
 // backend is a test HTTP server answering its name; /echo echoes the body, /hang never answers,
