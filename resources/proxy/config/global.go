@@ -9,7 +9,7 @@ var supportedGlobal = words(`maxconn log stats daemon master-worker pidfile nbth
 log-send-hostname tune.bufsize tune.maxrewrite hard-stop-after ca-base crt-base spread-checks quiet chroot user group
 uid gid ulimit-n ssl-default-bind-ciphers ssl-default-bind-ciphersuites ssl-default-bind-options
 ssl-default-server-ciphers ssl-default-server-ciphersuites ssl-default-server-options ssl-dh-param-file
-tune.ssl.default-dh-param strict-limits setenv presetenv resetenv unsetenv localpeer zero-warning nbproc
+tune.ssl.default-dh-param strict-limits noreuseport setenv presetenv resetenv unsetenv localpeer zero-warning nbproc
 expose-experimental-directives`)
 
 func (p *parser) globalKeyword(w []string) {
@@ -84,6 +84,8 @@ func (p *parser) globalKeyword(w []string) {
 		}
 	case "zero-warning", "strict-limits":
 		p.warnf("'%s' is accepted but has no effect in Duet.", w[0])
+	case "noreuseport":
+		g.NoReusePort = true
 	case "quiet", "expose-experimental-directives":
 	case "chroot", "user", "group", "uid", "gid":
 		if !p.needArgs(w, 1, "an argument") {

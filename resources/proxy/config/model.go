@@ -87,6 +87,7 @@ type Global struct {
 	CABase       string
 	CRTBase      string
 	SpreadChecks int
+	NoReusePort  bool // "noreuseport": listeners do not set SO_REUSEPORT
 }
 
 // DefaultMaxconn is the process maxconn when global maxconn is unset.

@@ -530,7 +530,7 @@ func (s *Server) applyListeners(ctx context.Context, rt *runtime) error {
 					l.bind.Store(b)
 					continue
 				}
-				ln, err := listen(ctx, a, b)
+				ln, err := listen(ctx, a, b, !rt.cfg.Global.NoReusePort)
 				if err != nil {
 					for _, l := range opened {
 						_ = l.ln.Close()
@@ -562,8 +562,9 @@ func (s *Server) applyListeners(ctx context.Context, rt *runtime) error {
 	return nil
 }
 
-// listen binds one address with SO_REUSEADDR and IP_FREEBIND (a VIP may not be configured yet).
-func listen(ctx context.Context, a config.BindAddr, b *config.Bind) (net.Listener, error) {
+// listen binds one address with SO_REUSEADDR, SO_REUSEPORT (unless reusePort is false) and IP_FREEBIND (a VIP
+// may not be configured yet).
+func listen(ctx context.Context, a config.BindAddr, b *config.Bind, reusePort bool) (net.Listener, error) {
 	switch a.Network {
 	case "unix":
 		_ = os.Remove(a.Address)
@@ -595,7 +596,10 @@ func listen(ctx context.Context, a config.BindAddr, b *config.Bind) (net.Listene
 			} else {
 				_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_FREEBIND, 1)
 			}
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+			if reusePort {
+				// like haproxy: lets a new process bind before the old one leaves (-sf); "noreuseport" disables it
+				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+			}
 			if b.Transparent {
 				_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TRANSPARENT, 1)
 			}
