@@ -391,8 +391,7 @@ type connectResult struct {
 	retries    int
 	redispatch bool
 	err        error
-	queued     bool
-	term       byte // termination cause when err != nil: 'S' server, 's' queue timeout
+	reused     bool // conn came from the idle pool (the server may have closed it meanwhile)
 }
 
 // connect selects a server and connects to it with haproxy's retries and redispatch: a failed connection is
@@ -437,7 +436,7 @@ func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Reques
 		res.srv = s
 		if allowIdle {
 			if c := s.getIdle(); c != nil {
-				res.conn = c
+				res.conn, res.reused = c, true
 				return res
 			}
 		}

@@ -107,6 +107,14 @@ func startBackend(t testing.TB, name string) *testBackend {
 		bw.Flush()
 		c.Close()
 	})
+	mux.HandleFunc("/close", func(w http.ResponseWriter, r *http.Request) {
+		hj, _ := w.(http.Hijacker)
+		c, _, _ := hj.Hijack()
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // reset
+		}
+		c.Close()
+	})
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		_, _ = w.Write([]byte("healthy"))

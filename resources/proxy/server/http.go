@@ -258,7 +258,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		if werr == nil {
 			werr = bc.bw.Flush()
 		}
-		if werr != nil && canRetryIdle && attempt == 0 {
+		if werr != nil && canRetryIdle && attempt == 0 && res.reused {
 			// a reused keep-alive connection the server had closed: retry on a fresh one
 			s.untrack(bc.c.Conn)
 			bc.close()
@@ -302,14 +302,14 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		err := h.resp.ReadResponse(bc.br)
 		bc.c.clearAbs()
 		if err != nil {
-			if errors.Is(err, httpx.ErrEmpty) && canRetryIdle && !gotInterim {
+			if errors.Is(err, httpx.ErrEmpty) && canRetryIdle && !gotInterim && res.reused {
 				// closed keep-alive connection: haproxy would retry on a new connection
 				s.untrack(bc.c.Conn)
 				bc.close()
 				nb, derr := s.dial(s.ctx, sv, h.dstPort, be.cfg.Timeouts.Connect)
 				if derr == nil {
 					bc = nb
-					res.conn = nb
+					res.conn, res.reused = nb, false
 					if h.writeRequestHead(bc, be, closeServer) == nil && bc.bw.Flush() == nil {
 						continue
 					}

@@ -77,6 +77,7 @@ listen down
 		{"oversize header", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 20000) + "\r\n\r\n", "HTTP/1.1 400 Bad request"},
 		{"partial head times out", "GET / HTTP/1.1\r\n", "HTTP/1.1 408 Request Time-out"},
 		{"garbage from server", "GET /garbage HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 502 Bad Gateway"},
+		{"server resets", "GET /close HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 502 Bad Gateway"},
 		{"server timeout", "GET /hang HTTP/1.1\r\nHost: a\r\n\r\n", "HTTP/1.1 504 Gateway Time-out"},
 	} {
 		line, all := raw(t, addr, tc.req)
