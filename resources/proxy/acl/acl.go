@@ -26,6 +26,9 @@ type Txn interface {
 	Headers(name string) []string // every value, in order; name case-insensitive
 	SSL() bool
 	SNI() string
+	// Status and ResHeaders describe the response (http-response rules); Status is 0 before a response.
+	Status() int
+	ResHeaders(name string) []string
 }
 
 // match methods

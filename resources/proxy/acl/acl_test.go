@@ -13,6 +13,8 @@ type txn struct {
 	ver      string
 	hdrs     map[string][]string
 	ssl      bool
+	status   int
+	res      map[string][]string
 }
 
 func (t *txn) Src() netip.AddrPort { return t.src }
@@ -29,7 +31,8 @@ func (t *txn) SNI() string { return "" }
 func req() *txn {
 	return &txn{src: netip.MustParseAddrPort("10.0.0.7:40000"), dst: netip.MustParseAddrPort("10.0.0.100:80"), method: "POST",
 		uri: "/img/logo.PNG?id=42&x=1", ver: "1.1", hdrs: map[string][]string{"host": {"www.Example.com:80"},
-			"x-list": {"a, b", "c"}, "cookie": {"SRV=s1; lang=fr"}, "content-length": {"12"}, "x-fwd": {"192.168.1.9"}}}
+			"x-list": {"a, b", "c"}, "cookie": {"SRV=s1; lang=fr"}, "content-length": {"12"}, "x-fwd": {"192.168.1.9"}}, status: 200,
+		res: map[string][]string{"server": {"nginx/1.22"}, "set-cookie": {"a=1", "b=2"}}}
 }
 
 func TestACLs(t *testing.T) {
@@ -47,7 +50,8 @@ func TestACLs(t *testing.T) {
 		{"hdr(x-list,2) b", true}, {"hdr(x-list,-1) c", true}, {"hdr_len(x-list) 1", true}, {"hdr_ip(x-fwd) 192.168.0.0/16", true},
 		{"hdr_val(content-length) gt 10", true}, {"method GET HEAD", false}, {"method POST", true},
 		{"cook(SRV) s1", true}, {"req.cook(lang) -m beg f", true}, {"hdr(x-none) -m found", false}, {"hdr(host) -m found", true},
-		{"ssl_fc", false}, {"req.ver 1.1", true}, {"-m str path /x", false},
+		{"ssl_fc", false}, {"req.ver 1.1", true}, {"status 200", true}, {"status ge 500", false},
+		{"res.hdr(server) -m beg nginx", true}, {"res.hdr_cnt(set-cookie) 2", true}, {"-m str path /x", false},
 	} {
 		s := NewSet()
 		w := strings.Fields(tc.line)
@@ -138,3 +142,6 @@ func FuzzCondition(f *testing.F) {
 		}
 	})
 }
+
+func (t *txn) Status() int                  { return t.status }
+func (t *txn) ResHeaders(n string) []string { return t.res[strings.ToLower(n)] }

@@ -138,9 +138,17 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 	return c, nil
 }
 
+// ResponseOK reports whether the condition uses only connection-level and response fetches (what haproxy allows in
+// http-response rules).
+func (c *Cond) ResponseOK() bool {
+	return c.uses(func(n string) bool { return l4Fetch(n) || resFetch(n) })
+}
+
 // L4Only reports whether the condition uses only connection-level fetches (addresses, ports, ssl_fc), so that it
-// may be evaluated where no request is available (http-response, tcp-request connection).
-func (c *Cond) L4Only() bool {
+// may be evaluated where no request is available (tcp-request connection).
+func (c *Cond) L4Only() bool { return c.uses(l4Fetch) }
+
+func (c *Cond) uses(allowed func(string) bool) bool {
 	if c == nil {
 		return true
 	}
@@ -153,7 +161,7 @@ func (c *Cond) L4Only() bool {
 				continue
 			}
 			for _, t := range tm.acl.terms {
-				if !l4Fetch(t.f.name) {
+				if !allowed(t.f.name) {
 					return false
 				}
 			}
@@ -162,14 +170,22 @@ func (c *Cond) L4Only() bool {
 	return true
 }
 
-// L4Only reports whether the format uses only connection-level fetches and variables.
-func (fm *Format) L4Only() bool {
+// ResponseOK reports whether the format uses only connection-level and response fetches.
+func (fm *Format) ResponseOK() bool {
 	for _, p := range fm.parts {
-		if p.f != nil && !l4Fetch(p.f.name) || p.var_ == "H" {
+		if p.f != nil && !l4Fetch(p.f.name) && !resFetch(p.f.name) || p.var_ == "H" {
 			return false
 		}
 	}
 	return true
+}
+
+func resFetch(name string) bool {
+	switch name {
+	case "status", "res.hdr", "shdr", "res.fhdr":
+		return true
+	}
+	return false
 }
 
 func l4Fetch(name string) bool {

@@ -174,6 +174,68 @@ func parseCriterion(c string) (*fetch, string, error) {
 			f.k = kInt
 			return f, mInt, nil
 		}
+	case "status":
+		f.k = kInt
+		f.get = func(t Txn, _ *fetch) ([]string, bool) {
+			if t.Status() == 0 {
+				return nil, false
+			}
+			return []string{strconv.Itoa(t.Status())}, true
+		}
+	case "res.hdr", "shdr", "res.fhdr":
+		if hn, occ, ok := strings.Cut(arg, ","); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(occ))
+			if err != nil {
+				return nil, "", fmt.Errorf("fetch '%s': invalid occurrence '%s'", base, occ)
+			}
+			f.arg, f.occ = hn, n
+		}
+		split := base != "res.fhdr"
+		if method == "cnt" {
+			f.k = kInt
+			f.get = func(t Txn, f *fetch) ([]string, bool) {
+				n := 0
+				for _, v := range t.ResHeaders(f.arg) {
+					if split {
+						n += len(strings.Split(v, ","))
+					} else {
+						n++
+					}
+				}
+				return []string{strconv.Itoa(n)}, true
+			}
+			return f, mInt, nil
+		}
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			var vals []string
+			for _, v := range t.ResHeaders(f.arg) {
+				if split {
+					for _, p := range strings.Split(v, ",") {
+						vals = append(vals, strings.TrimSpace(p))
+					}
+				} else {
+					vals = append(vals, v)
+				}
+			}
+			if len(vals) == 0 {
+				return nil, false
+			}
+			if f.occ > 0 {
+				if f.occ > len(vals) {
+					return nil, false
+				}
+				return vals[f.occ-1 : f.occ], true
+			}
+			return vals, true
+		}
+		switch method {
+		case "ip":
+			f.k = kIP
+			return f, mIP, nil
+		case "val":
+			f.k = kInt
+			return f, mInt, nil
+		}
 	case "ssl_fc":
 		f.k = kBool
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {

@@ -447,8 +447,8 @@ func (p *parser) parseHTTPResponse(w []string) {
 	if !ok {
 		return
 	}
-	if !cond.L4Only() {
-		p.errf("'%s' : the condition '%s' uses request sample fetches, which may not be reliably used here (Duet has no response fetches yet).", what, cond)
+	if !cond.ResponseOK() {
+		p.errf("'%s' : the condition '%s' uses request sample fetches, which may not be reliably used here.", what, cond)
 		return
 	}
 	r := HTTPRule{Pos: p.pos(), Action: w[1], Cond: cond}
@@ -476,7 +476,7 @@ func (p *parser) parseHTTPResponse(w []string) {
 		if !ok {
 			return
 		}
-		if !f.L4Only() {
+		if !f.ResponseOK() {
 			p.errf("'%s' : the format '%s' uses request sample fetches, which may not be reliably used here.", what, args[1])
 			return
 		}

@@ -37,6 +37,8 @@ type httpConn struct {
 	end     func()   // ends the connection (once)
 	curBE   *backend // backend of the request being served (error files)
 	idle    atomic.Bool
+	// respStatus is the response status while http-response rules run (0 otherwise)
+	respStatus int
 }
 
 func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int, end func()) {

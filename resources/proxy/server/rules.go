@@ -30,6 +30,13 @@ func (h *httpConn) URI() string                  { return string(h.req.URI) }
 func (h *httpConn) Headers(name string) []string { return h.req.Get(name) }
 func (h *httpConn) SSL() bool                    { return strings.HasSuffix(h.feName, "~") }
 func (h *httpConn) SNI() string                  { return "" }
+func (h *httpConn) Status() int                  { return h.respStatus }
+func (h *httpConn) ResHeaders(name string) []string {
+	if h.respStatus == 0 {
+		return nil
+	}
+	return h.resp.Get(name)
+}
 func (h *httpConn) Version() string {
 	if h.req.Minor == 0 {
 		return "1.0"
@@ -215,6 +222,8 @@ func tcpRules(rules []config.TCPRule, t acl.Txn) bool {
 // responseRules applies http-response rules of the backend then of the frontend; it returns the status of a
 // matching deny rule (0 when none).
 func (h *httpConn) responseRules(be *backend) int {
+	h.respStatus = h.resp.Status
+	defer func() { h.respStatus = 0 }()
 	sections := []*config.Proxy{be.cfg}
 	if be.cfg != h.fe.cfg {
 		sections = append(sections, h.fe.cfg)
@@ -243,3 +252,6 @@ func (h *httpConn) responseRules(be *backend) int {
 	}
 	return 0
 }
+
+func (l4Txn) Status() int                { return 0 }
+func (l4Txn) ResHeaders(string) []string { return nil }

@@ -100,7 +100,8 @@ func TestSideBySideRules(t *testing.T) {
     acl vhost_b hdr(host) -i b.example.com
     tcp-request connection reject if { src 127.5.0.0/16 }
     tcp-request content reject if { path_beg /tcpreject }
-    http-response set-header X-Resp from-%[src] if { src 127.3.0.0/16 }
+    http-response set-header X-Resp from-%[src]-%[res.hdr(x-server)]-%[status] if { src 127.3.0.0/16 } { status 200 }
+    http-response deny if { res.hdr(x-server) upload } { src 127.2.0.0/16 }
     http-response del-header X-Got-XFF
     http-response deny if { src 127.4.0.0/16 }
     http-request deny if bad_client
@@ -171,6 +172,8 @@ backend down
 		{target: "/tcpreject/x", hdrs: "Host: a\r\n"},
 		{src: "127.4.0.9", target: "/", hdrs: "Host: a\r\n"},
 		{src: "127.3.0.9", target: "/", hdrs: "Host: a\r\n"},
+		{src: "127.2.0.9", target: "/upload/x", hdrs: "Host: a\r\n"},
+		{src: "127.2.0.9", target: "/", hdrs: "Host: a\r\n"},
 	}
 	for i, r := range reqs {
 		h := askL7(t, hp, r)
