@@ -95,8 +95,27 @@ func Dial(ctx context.Context, addr string, key []byte, ch Channel) (net.Conn, e
 	return conn, nil
 }
 
+// Probe tells whether a node is alive on addr: the TCP connection must be accepted within connectTimeout
+// (the peer's kernel answers at once unless the host or its cable is gone) and the key handshake must finish
+// within proofTimeout (the process itself answers; a live but CPU-starved process gets that long).
+func Probe(addr string, key []byte, connectTimeout, proofTimeout time.Duration) error {
+	conn, err := net.DialTimeout("tcp", addr, connectTimeout)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", addr, err)
+	}
+	defer conn.Close()
+	if err := clientHandshakeUntil(conn, key, ChannelRPC, time.Now().Add(proofTimeout)); err != nil {
+		return fmt.Errorf("probe %s: %w", addr, err)
+	}
+	return nil
+}
+
 func clientHandshake(conn net.Conn, key []byte, ch Channel) error {
-	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	return clientHandshakeUntil(conn, key, ch, time.Now().Add(handshakeTimeout))
+}
+
+func clientHandshakeUntil(conn net.Conn, key []byte, ch Channel, deadline time.Time) error {
+	_ = conn.SetDeadline(deadline)
 	defer conn.SetDeadline(time.Time{})
 	h := Hello{Channel: ch}
 	if _, err := rand.Read(h.Nonce[:]); err != nil {

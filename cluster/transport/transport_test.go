@@ -92,3 +92,31 @@ func FuzzParseHello(f *testing.F) {
 		}
 	})
 }
+
+func TestProbe(t *testing.T) {
+	key := bytes.Repeat([]byte{3}, 32)
+	m, err := Listen("127.0.0.1:0", key, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := m.Addr().String()
+	go func() {
+		for {
+			c, err := m.RPCListener().Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	if err := Probe(addr, key, time.Second, 5*time.Second); err != nil {
+		t.Fatalf("probe of a live node: %v", err)
+	}
+	if err := Probe(addr, bytes.Repeat([]byte{4}, 32), time.Second, 5*time.Second); err == nil {
+		t.Fatal("probe with another key succeeded")
+	}
+	m.Close()
+	if err := Probe(addr, key, time.Second, 5*time.Second); err == nil {
+		t.Fatal("probe of a closed port succeeded")
+	}
+}
