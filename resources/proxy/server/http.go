@@ -409,9 +409,6 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	}
 	n, err := httpx.CopyBody(h.bw, bc.br, respKind, h.resp.ContentLength, 502)
 	outBytes += n
-	if err == nil {
-		err = h.bw.Flush()
-	}
 	if err != nil {
 		term := "SD--"
 		if isTimeout(err) {
@@ -420,8 +417,15 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		h.finish(be, sv, bc, false, inBytes, outBytes, e, start, reqLine, term)
 		return false
 	}
+	// The server's answer is complete: free its slot (and connection) before the client sees the end of the
+	// response, so that the client's next request finds the server idle, as with haproxy (leastconn, first).
 	reuse := !closeServer && !h.resp.ConnClose && respKind != httpx.BodyUntilClose && bc.br.Buffered() == 0
-	h.finish(be, sv, bc, reuse, inBytes, outBytes, e, start, reqLine, "----")
+	h.releaseServer(be, sv, bc, reuse)
+	if err := h.bw.Flush(); err != nil {
+		h.account(be, sv, inBytes, outBytes, e, start, reqLine, "CD--")
+		return false
+	}
+	h.account(be, sv, inBytes, outBytes, e, start, reqLine, "----")
 	return !closeClient
 }
 
@@ -482,6 +486,12 @@ func (h *httpConn) serverFailed(be *backend, res connectResult, bc *beConn, e *l
 
 // finish releases or closes the server connection, frees the server slot, counts bytes and logs.
 func (h *httpConn) finish(be *backend, sv *srv, bc *beConn, reuse bool, in, out int64, e *logfmt.Entry, start time.Time, reqLine, term string) {
+	h.releaseServer(be, sv, bc, reuse)
+	h.account(be, sv, in, out, e, start, reqLine, term)
+}
+
+// releaseServer keeps or closes the server connection and frees the server slot.
+func (h *httpConn) releaseServer(be *backend, sv *srv, bc *beConn, reuse bool) {
 	if bc != nil {
 		if reuse {
 			sv.putIdle(bc)
@@ -494,6 +504,12 @@ func (h *httpConn) finish(be *backend, sv *srv, bc *beConn, reuse bool, in, out 
 	}
 	if sv != nil {
 		be.release(sv)
+	}
+}
+
+// account counts bytes and logs the request.
+func (h *httpConn) account(be *backend, sv *srv, in, out int64, e *logfmt.Entry, start time.Time, reqLine, term string) {
+	if sv != nil {
 		sv.st.cnt.bin.Add(in)
 		sv.st.cnt.bout.Add(out)
 	}
