@@ -116,6 +116,8 @@ var corpus = []struct {
 	{"stick", std + "backend b\n    stick-table type ip size 200k expire 30m\n    stick on src\n    stick match req.hdr(x-user) if { hdr(x-user) -m found }\n    stick store-request cook(SID)\n    server s 1.1.1.1:80\n", true, ""},
 	{"stick-no-table", std + "backend b\n    stick on src\n    server s 1.1.1.1:80\n", false, ""},
 	{"stick-table-no-size", std + "backend b\n    stick-table type ip\n", false, ""},
+	{"legacy-frontend-address", std + "frontend main *:80\n    default_backend b\nbackend b\n    server s 1.1.1.1:80\n", false, ""},
+	{"seed", "SEEDCFG", true, ""},
 	{"rules-bad-action", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request frobnicate\n", false, ""},
 	{"redirect-bad-code", std + "frontend f\n    bind 127.0.0.1:9001\n    redirect location /x code 200\n", false, ""},
 	{"errorfiles", std + "frontend f\n    bind 127.0.0.1:9001\n    errorfile 503 ERRFILE\n    errorloc 403 http://example.com/denied\n    errorloc303 404 /nf\n", true, ""},
@@ -151,6 +153,14 @@ func TestCrossCheckCorpus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			errfile, _ := filepath.Abs("testdata/503.http")
 			text := strings.ReplaceAll(strings.ReplaceAll(tc.text, "SITEPEM", site), "ERRFILE", errfile)
+			if text == "SEEDCFG" {
+				// the seed's configuration (haproxy.cfg of the two-node web cluster, in 2.6 form)
+				b, err := os.ReadFile("testdata/seed-haproxy.cfg")
+				if err != nil {
+					t.Fatal(err)
+				}
+				text = string(b)
+			}
 			path := filepath.Join(dir, tc.name+".cfg")
 			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 				t.Fatal(err)
