@@ -79,8 +79,9 @@ func TestTwoNodeTakeover(t *testing.T) {
 	n1.MustCrm("configure", "primitive", "d1", "ocf:duet:dummy", "op", "monitor", "interval=1s")
 	n1.MustCrm("configure", "primitive", "d2", "ocf:duet:dummy")
 	n1.MustCrm("configure", "group", "g", "d1", "d2")
-	n1.WaitFor(10*time.Second, "group running", func(st *api.Status) bool { return runningOn(st, "d2") != "" })
-	st = n1.Status()
+	st = n1.WaitFor(10*time.Second, "group running together", func(st *api.Status) bool {
+		return runningOn(st, "d2") != "" && runningOn(st, "d1") == runningOn(st, "d2")
+	})
 	victim := c.Node(runningOn(st, "d2"))
 	survivor := c.Node("n1")
 	if victim.Name == "n1" {

@@ -59,7 +59,7 @@ func stonithCluster(t *testing.T, delayBase string) *Cluster {
 // before it takes the VIP, and the fence history shows it.
 func TestStonithCablePull(t *testing.T) {
 	c := stonithCluster(t, "")
-	st := c.Node("n1").Status()
+	st := c.Node("n1").WaitFor(10*time.Second, "vip placed", func(st *api.Status) bool { return runningOn(st, "vip") != "" })
 	victim := c.Node(runningOn(st, "vip"))
 	survivor := c.Node("n1")
 	if victim.Name == "n1" {
@@ -116,16 +116,16 @@ func TestNoDeviceBlocks(t *testing.T) {
 	n1.WaitFor(20*time.Second, "both online with a DC", func(st *api.Status) bool { return st.DC != "" && onlineCount(st) == 2 && st.Quorum.Quorate })
 	n1.MustCrm("configure", "property", "stonith-enabled=false")
 	n1.MustCrm("configure", "primitive", "d1", "ocf:duet:dummy")
-	n1.WaitFor(20*time.Second, "d1 running", func(st *api.Status) bool { return runningOn(st, "d1") != "" })
+	st := n1.WaitFor(20*time.Second, "d1 running", func(st *api.Status) bool { return runningOn(st, "d1") != "" })
 	n1.MustCrm("configure", "property", "stonith-enabled=true")
-	victim := c.Node(runningOn(n1.Status(), "d1"))
+	victim := c.Node(runningOn(st, "d1"))
 	survivor := c.Node("n1")
 	if victim.Name == "n1" {
 		survivor = c.Node("n2")
 	}
 	victim.Kill()
 	victim.SetLink(false)
-	st := survivor.WaitFor(20*time.Second, "notice about fencing", func(st *api.Status) bool {
+	st = survivor.WaitFor(20*time.Second, "notice about fencing", func(st *api.Status) bool {
 		return strings.Contains(fmt.Sprint(st.Notices), "fencing of "+victim.Name+" failed")
 	})
 	if runningOn(st, "d1") == survivor.Name {
