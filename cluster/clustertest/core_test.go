@@ -182,13 +182,13 @@ func TestWitness(t *testing.T) {
 	n1.MustCrm("configure", "property", "stonith-enabled=false")
 	n1.MustCrm("configure", "primitive", "d1", "ocf:duet:dummy")
 	n1.MustCrm("configure", "clone", "cl", "d1")
-	n1.WaitFor(10*time.Second, "clone on n1 and n2 only", func(st *api.Status) bool {
-		return st.Store.Ops["n1"]["d1"].Running && st.Store.Ops["n2"]["d1"].Running
+	st = n1.WaitFor(10*time.Second, "clone on n1 and n2 only", func(st *api.Status) bool {
+		return st.Store.Ops["n1"]["d1"].Running && st.Store.Ops["n2"]["d1"].Running && st.DC != ""
 	})
-	if st := n1.Status(); st.Store.Ops["w"]["d1"].Running {
+	if st.Store.Ops["w"]["d1"].Running {
 		t.Fatal("the witness runs a resource")
 	}
-	dc := c.Node(n1.Status().DC)
+	dc := c.Node(st.DC)
 	var other *Node
 	for _, n := range c.Nodes {
 		if n != dc && !n.Witness {
