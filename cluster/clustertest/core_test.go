@@ -56,7 +56,11 @@ func TestFormSetAndPersist(t *testing.T) {
 			stop(n)
 		}
 		c.Start()
-		st = n1.WaitFor(20*time.Second, "cluster back", func(st *api.Status) bool { return st.DC != "" && onlineCount(st) == 2 })
+		// The CIB is back once the re-formed cluster has committed again (a SIGKILLed node has no fresh
+		// snapshot, and Raft re-applies its log only after a leader commits).
+		st = n1.WaitFor(20*time.Second, "cluster back with its CIB", func(st *api.Status) bool {
+			return st.DC != "" && onlineCount(st) == 2 && st.CIB.Epoch >= epoch
+		})
 		if st.CIB.Epoch < epoch || st.CIB.Properties["cluster-name"] != "duet-test" || !st.Nodes[1].Standby || st.CIB.Properties["no-quorum-policy"] != "ignore" {
 			t.Fatalf("round %d: after restart: epoch %d (was %d), properties %v, nodes %+v", round, st.CIB.Epoch, epoch, st.CIB.Properties, st.Nodes)
 		}

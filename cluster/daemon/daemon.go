@@ -146,6 +146,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.mu.Lock()
 		rn := d.rn
 		d.mu.Unlock()
+		// A snapshot on a clean stop lets the next start show the CIB at once, before any leader exists.
+		if err := rn.r.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			d.log.Debug("snapshot before stop", "err", err)
+		}
 		if err := rn.shutdown(); err != nil {
 			d.log.Warn("raft shutdown", "err", err)
 		}
