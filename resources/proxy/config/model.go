@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/duet-ha/duet/resources/proxy/acl"
@@ -222,6 +223,7 @@ type HTTPRule struct {
 	ContentType string
 	Body        string
 	Redirect    *Redirect
+	Regex       *regexp.Regexp // replace-header, replace-path
 	Cond        *acl.Cond
 }
 

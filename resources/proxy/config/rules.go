@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -158,6 +159,41 @@ func (p *parser) parseHTTPRequest(w []string) {
 			return
 		}
 		r.Name = args[0]
+	case "tarpit":
+		r.Status = 500
+		if len(args) == 2 && (args[0] == "deny_status" || args[0] == "status") {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 200 || n > 599 {
+				p.errf("'%s' : invalid status code '%s'.", what, args[1])
+				return
+			}
+			r.Status = n
+		} else if len(args) > 0 {
+			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
+			return
+		}
+	case "replace-header", "replace-path":
+		want := 3
+		if w[1] == "replace-path" {
+			want = 2
+		}
+		if len(args) != want {
+			p.errf("'%s' expects exactly %d arguments.", what, want)
+			return
+		}
+		if want == 3 {
+			r.Name, args = args[0], args[1:]
+		}
+		re, err := regexp.Compile(args[0])
+		if err != nil {
+			p.errf("'%s' : invalid regex '%s': %v.", what, args[0], err)
+			return
+		}
+		f, ok := p.format(backrefs(args[1]), what)
+		if !ok {
+			return
+		}
+		r.Regex, r.Value = re, f
 	case "auth":
 		r.Status = 401
 		r.Body = px.Name // realm defaults to the proxy's name
@@ -178,7 +214,7 @@ func (p *parser) parseHTTPRequest(w []string) {
 		}
 		r.Value = f
 	default:
-		p.errf("'http-request %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, auth, return, redirect, set-header, add-header, del-header, set-path).", w[1])
+		p.errf("'http-request %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, tarpit, auth, return, redirect, set-header, add-header, del-header, replace-header, set-path, replace-path).", w[1])
 		return
 	}
 	p.ruleSeen("http-request")
@@ -610,4 +646,21 @@ func (p *parser) parseStick(w []string) {
 		return
 	}
 	p.px.StickRules = append(p.px.StickRules, StickRule{Pos: p.pos(), Kind: w[1], Sample: smp, Expr: w[2], Cond: c})
+}
+
+// backrefs turns haproxy's \1 references into Go's ${1} for regexp.Expand (and escapes literal '$').
+func backrefs(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$':
+			b.WriteString("$$")
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
+			b.WriteString("${" + string(s[i+1]) + "}")
+			i++
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }

@@ -71,7 +71,7 @@ func startBackend(t testing.TB, name string) *testBackend {
 		b.mu.Unlock()
 		w.Header().Set("X-Server", name)
 		w.Header().Set("X-Got-XFF", r.Header.Get("X-Forwarded-For"))
-		w.Header().Set("X-Got-Tag", r.Header.Get("X-Tag")+"|"+strings.Join(r.Header.Values("X-Secret"), ","))
+		w.Header().Set("X-Got-Tag", r.Header.Get("X-Tag")+"|"+strings.Join(r.Header.Values("X-Secret"), ",")+strings.Join(r.Header.Values("X-Rep"), ","))
 		w.Header().Set("X-Got-Cookie", strings.Join(r.Header.Values("Cookie"), "|"))
 		if r.URL.Path == "/setcookie" {
 			w.Header().Add("Set-Cookie", "JSESSIONID=abc123; Path=/")

@@ -113,6 +113,49 @@ rules:
 			h.req.Add(r.Name, r.Value.Render(h))
 		case "del-header":
 			h.req.Drop(r.Name)
+		case "tarpit":
+			// hold the request for timeout tarpit (or client), then answer the error, like haproxy
+			to := px.Timeouts.Tarpit
+			if to == 0 {
+				to = h.fe.cfg.Timeouts.Client
+			}
+			if to > 0 {
+				timer := time.NewTimer(to)
+				select {
+				case <-timer.C:
+				case <-h.s.ctx.Done():
+				}
+				timer.Stop()
+			}
+			h.fe.cnt.dreq.Add(1)
+			h.writeError(r.Status)
+			h.ruleLog(be, r.Status, "PT--", start, tR, reqLine)
+			return true, false
+		case "replace-header":
+			for i := range h.req.Fields {
+				if h.req.Dropped(i) || !strings.EqualFold(string(h.req.Name(i)), r.Name) {
+					continue
+				}
+				v := string(h.req.Value(i))
+				m := r.Regex.FindStringSubmatchIndex(v)
+				if m == nil {
+					continue
+				}
+				nv := string(r.Regex.ExpandString(nil, r.Value.Render(h), v, m))
+				name := string(h.req.Name(i))
+				h.req.DropAt(i)
+				h.req.Add(name, nv)
+			}
+		case "replace-path":
+			uri := string(h.req.URI)
+			path, q := uri, ""
+			if i := strings.IndexByte(uri, '?'); i >= 0 {
+				path, q = uri[:i], uri[i:]
+			}
+			if m := r.Regex.FindStringSubmatchIndex(path); m != nil {
+				path = string(r.Regex.ExpandString(nil, r.Value.Render(h), path, m))
+				h.req.URI = []byte(path + q)
+			}
 		case "set-path":
 			uri := string(h.req.URI)
 			q := ""

@@ -112,6 +112,9 @@ func TestSideBySideRules(t *testing.T) {
     http-request return status 200 content-type text/plain string healthy if { path /health }
     http-request set-header X-Tag %[src] if { hdr(x-want-tag) -m found }
     http-request del-header X-Secret
+    http-request replace-header X-Rep ^v([0-9]+)-(.*)$ version-\2-\1
+    http-request replace-path ^/legacy/(.*) /\1
+    http-request tarpit if { path_beg /trap }
     http-request add-header X-Secret kept if { path /keep }
     http-request redirect location /login if admin !LOCALHOST
     redirect prefix /new drop-query if { path_beg /old }
@@ -136,7 +139,7 @@ backend down
 		t.Fatal(err)
 	}
 	head := "global\n    maxconn 200\nuserlist admins\n    group ops users ops\n    user ops insecure-password s3cret\n    user dev password '" + hash + "'\n" +
-		"defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    retries 0\n"
+		"defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout tarpit 100ms\n    retries 0\n"
 	hp, dp := freePort(t), freePort(t)
 	haproxyProc(t, head+fmt.Sprintf("frontend www\n    bind 127.0.0.1:%d\n", hp)+body, []int{hp})
 	startProxy(t, head+fmt.Sprintf("frontend www\n    bind 127.0.0.1:%d\n", dp)+body, nil)
@@ -164,6 +167,11 @@ backend down
 		{target: "/down/x", hdrs: "Host: a\r\n"},
 		{src: "127.5.1.1", target: "/", hdrs: "Host: a\r\n"},
 		{target: "/private/x", hdrs: "Host: a\r\n"},
+		{target: "/legacy/page.php", hdrs: "Host: a\r\n"},
+		{target: "/legacy/x.html?y=1", hdrs: "Host: a\r\n"},
+		{target: "/", hdrs: "Host: a\r\nX-Rep: v12-abc\r\n"},
+		{target: "/", hdrs: "Host: a\r\nX-Rep: nomatch\r\n"},
+		{target: "/trap/x", hdrs: "Host: a\r\n"},
 		{target: "/private/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ops:s3cret")) + "\r\n"},
 		{target: "/private/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("ops:wrong")) + "\r\n"},
 		{target: "/private/x", hdrs: "Host: a\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("dev:h4sh")) + "\r\n"},
