@@ -70,3 +70,15 @@ backend app
 		t.Errorf("listeners of 'many': %v", addrs["many"])
 	}
 }
+
+func TestServerNamesResolveOnLoad(t *testing.T) {
+	if got := resolveOnce("127.0.0.1"); got != "127.0.0.1" {
+		t.Errorf("address changed: %q", got)
+	}
+	if got := resolveOnce("localhost"); got != "127.0.0.1" && got != "::1" {
+		t.Errorf("localhost resolved to %q", got)
+	}
+	if got := resolveOnce("no-such-host.invalid"); got != "no-such-host.invalid" {
+		t.Errorf("unresolvable name not kept: %q", got)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -368,7 +369,7 @@ func (s *Server) build(cfg *config.Config, old *runtime) (*runtime, error) {
 				if strings.HasPrefix(sc.Addr, "unix@") {
 					sv.network, sv.host = "unix", strings.TrimPrefix(sc.Addr, "unix@")
 				} else {
-					sv.network, sv.host, sv.port, sv.portRelative = "tcp", sc.Addr, sc.Port, sc.PortRelative
+					sv.network, sv.host, sv.port, sv.portRelative = "tcp", resolveOnce(sc.Addr), sc.Port, sc.PortRelative
 				}
 				var st *srvState
 				if oldBE != nil {
@@ -451,6 +452,27 @@ func (s *Server) build(cfg *config.Config, old *runtime) (*runtime, error) {
 		prt.fe = fe
 	}
 	return rt, nil
+}
+
+// resolveOnce resolves a server host name when the configuration is loaded (like haproxy's libc init-addr), so
+// that connections do not pay a DNS lookup each; a name that does not resolve yet is kept and resolved when
+// connecting (haproxy would refuse to start without init-addr none).
+func resolveOnce(host string) string {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return host
+	}
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			return a.Unmap().String()
+		}
+	}
+	return addrs[0].String()
 }
 
 // loadTLS loads the bind's certificates: PEM files holding a certificate chain and its key, or directories of them.
