@@ -36,13 +36,14 @@ type httpConn struct {
 	entry   logfmt.Entry
 	end     func()   // ends the connection (once)
 	curBE   *backend // backend of the request being served (error files)
+	lst     *listener
 	idle    atomic.Bool
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
 }
 
-func (s *Server) serveHTTP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int, end func()) {
-	h := &httpConn{s: s, fe: fe, sess: sess, feName: feName, dstPort: dstPort, end: end}
+func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int, end func()) {
+	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, end: end}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.pc.c = h.c
 	h.src = srcAddr(c.RemoteAddr())
@@ -138,6 +139,13 @@ func (h *httpConn) waitRequest(first bool) bool {
 
 // serveOne handles one request; it reports whether the client connection stays open.
 func (h *httpConn) serveOne(first bool) bool {
+	if h.lst != nil {
+		// after a reload, a keep-alive connection serves its next request with the new configuration
+		if cur := h.lst.fe.Load(); cur != h.fe && cur.cfg.Name == h.fe.cfg.Name {
+			h.fe = cur
+			h.c.rto, h.c.wto = cur.cfg.Timeouts.Client, cur.cfg.Timeouts.Client
+		}
+	}
 	s, fe := h.s, h.fe
 	start := time.Now()
 	t := fe.cfg.Timeouts

@@ -690,7 +690,7 @@ func (s *Server) acceptLoop(l *listener) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serve(c, fe, bind, release)
+			s.serve(c, l, fe, bind, release)
 		}()
 	}
 }

@@ -28,7 +28,7 @@ type session struct {
 // serve runs one client connection. release (closing the socket and freeing the accept slots) runs exactly once,
 // when the connection ends, possibly on another goroutine (HTTP keep-alive hands idle connections to a fresh
 // goroutine so that an idle connection keeps only a small stack).
-func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind, release func()) {
+func (s *Server) serve(c net.Conn, l *listener, fe *frontend, bind *config.Bind, release func()) {
 	now := time.Now()
 	s.actconn.Add(1)
 	s.cumConns.Add(1)
@@ -70,7 +70,7 @@ func (s *Server) serve(c net.Conn, fe *frontend, bind *config.Bind, release func
 		dstPort = ta.Port
 	}
 	if fe.cfg.Mode == config.ModeHTTP {
-		s.serveHTTP(c, fe, sess, feName, dstPort, end)
+		s.serveHTTP(c, l, fe, sess, feName, dstPort, end)
 		return
 	}
 	defer end()
