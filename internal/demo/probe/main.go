@@ -23,9 +23,10 @@ import (
 )
 
 type sample struct {
-	at   time.Time
-	node string // "" = failed
-	err  string
+	start time.Time // when the request began
+	at    time.Time
+	node  string // "" = failed
+	err   string
 }
 
 func main() {
@@ -53,10 +54,18 @@ func main() {
 	go func() {
 		defer close(printed)
 		last := ""
+		var lastOK time.Time
 		for s := range results {
 			mu.Lock()
 			samples = append(samples, s)
 			mu.Unlock()
+			if s.node != "" {
+				lastOK = s.at
+			} else if s.start.Before(lastOK) {
+				// A request that began before the last answer and failed later (it went to the node that
+				// died): counted in the summary, but not news for the live view.
+				continue
+			}
 			if *live && s.node != last {
 				what := s.node
 				if what == "" {
@@ -96,6 +105,7 @@ loop:
 
 // probe makes one request; the sample's time is when the answer (or the failure) came.
 func probe(addr string, timeout time.Duration) (s sample) {
+	s.start = time.Now()
 	defer func() { s.at = time.Now() }()
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
@@ -125,7 +135,10 @@ func probe(addr string, timeout time.Duration) (s sample) {
 		}
 	}
 	body, _ := r.ReadString('\n')
-	s.node = strings.TrimSpace(body)
+	// "n1", or "rs1 via n1" through a proxy: the node is the last word.
+	if f := strings.Fields(body); len(f) > 0 {
+		s.node = f[len(f)-1]
+	}
 	if s.node == "" {
 		s.err = "empty body"
 	}
