@@ -71,8 +71,9 @@ type Daemon struct {
 	viewChanged chan struct{}
 	dcCancel    context.CancelFunc // stops the DC loop while this node leads
 	dcDone      chan struct{}
-	nqStopped   bool // resources were stopped for lack of quorum
-	leaving     bool // a clean stop is under way: announced so that peers need not fence this node
+	nqStopped   bool            // resources were stopped for lack of quorum
+	runCtx      context.Context // Run's context: goroutines started outside the loop end with it
+	leaving     bool            // a clean stop is under way: announced so that peers need not fence this node
 	lastMeta    map[string]membership.Meta
 	// pendingFences are fence results not yet in the replicated history.
 	pendingFences []store.FenceEvent
@@ -124,6 +125,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.preflight(ctx); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.mu.Unlock()
 	if err := d.startAgents(); err != nil {
 		return err
 	}

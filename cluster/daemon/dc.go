@@ -395,10 +395,16 @@ func (d *Daemon) Exec(ctx context.Context, req executor.Request) executor.Result
 
 // onMonitorReport forwards a recurring monitor's changed result to the DC as an op record.
 func (d *Daemon) onMonitorReport(r executor.Report) {
+	d.mu.Lock()
+	ctx := d.runCtx
+	d.mu.Unlock()
+	if ctx == nil {
+		return
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		d.recordResult(context.Background(), d.cfg.NodeName, r.Request, r.Result, r.When)
+		d.recordResult(ctx, d.cfg.NodeName, r.Request, r.Result, r.When)
 	}()
 }
 

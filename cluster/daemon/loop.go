@@ -168,8 +168,16 @@ func (d *Daemon) TimelineEvent(what string) {
 	d.timelineLocked(time.Now(), what)
 	cp := *tl
 	cp.Events = slices.Clone(tl.Events)
+	ctx := d.runCtx
 	d.mu.Unlock()
-	go d.commitTimeline(context.Background(), &cp)
+	if ctx == nil {
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.commitTimeline(ctx, &cp)
+	}()
 }
 
 func (d *Daemon) commitTimeline(ctx context.Context, tl *store.Timeline) {
