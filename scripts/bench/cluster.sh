@@ -16,7 +16,7 @@ WORK=$(mktemp -d /tmp/duet-bench.XXXXXX)
 TOPO_PREFIX="db$$"
 # shellcheck source=../lib/topo.sh
 source scripts/lib/topo.sh
-trap 'set +e; topo_cleanup; rm -rf "$WORK"' EXIT
+trap 'set +e; topo_cleanup; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 go build -o "$WORK/bin/" ./cmd/clusterd ./cmd/crm ./internal/demo/waitdc
