@@ -28,6 +28,7 @@ const (
 // Entry holds the fields of one traffic log line. Times are in milliseconds, -1 when the step was not reached.
 type Entry struct {
 	Client      string // ip:port
+	Local       string // the frontend address the client connected to (ip:port)
 	Accept      time.Time
 	Request     time.Time // first request byte (httplog %tr)
 	Frontend    string    // with "~" appended for TLS listeners

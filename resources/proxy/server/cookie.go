@@ -3,7 +3,6 @@ package server
 import (
 	"strings"
 
-	"github.com/duet-ha/duet/resources/proxy/config"
 	"github.com/duet-ha/duet/resources/proxy/httpx"
 )
 
@@ -183,5 +182,3 @@ func cacheable(h *httpx.Head, method string) bool {
 	}
 	return h.Has("etag") || h.Has("last-modified") || h.Has("expires")
 }
-
-var _ = config.Cookie{}

@@ -583,6 +583,7 @@ func (h *httpConn) log(e *logfmt.Entry, start time.Time, reqLine string, be *bac
 		return
 	}
 	e.Client = h.srcStr
+	e.Local = h.c.Conn.LocalAddr().String()
 	e.Accept = h.sess.accept
 	e.Request = start
 	e.Frontend = h.feName
@@ -615,9 +616,6 @@ func (s *Server) formatLog(fe *frontend, e *logfmt.Entry, isHTTP bool) string {
 	if isHTTP {
 		mode = "HTTP"
 	}
-	local := ""
-	if sess, ok := s.sessions.Load(uint64(0)); ok {
-		_ = sess
-	}
-	return "Connect from " + e.Client + " to " + local + " (" + fe.cfg.Name + "/" + mode + ")"
+	// haproxy's default format: "Connect from %ci:%cp to %fi:%fp (%f/%HM)"
+	return "Connect from " + e.Client + " to " + e.Local + " (" + fe.cfg.Name + "/" + mode + ")"
 }

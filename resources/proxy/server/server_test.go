@@ -613,3 +613,32 @@ listen q
 	b1.close() // releases the hung request
 	<-hung
 }
+
+func TestDefaultLogFormat(t *testing.T) {
+	b := startBackend(t, "s1")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	p := freePort(t)
+	startProxy(t, `global
+    log 127.0.0.1:{L} local0
+`+strings.TrimPrefix(defaults, "global\n    maxconn 200\n")+`
+listen plain
+    bind 127.0.0.1:{P}
+    log global
+    server s1 127.0.0.1:{B}
+`, map[string]any{"P": p, "B": b.port, "L": pc.LocalAddr().(*net.UDPAddr).Port})
+	get(t, fmt.Sprintf("http://127.0.0.1:%d/", p))
+	buf := make([]byte, 2048)
+	_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(fmt.Sprintf(`haproxy\[\d+\]: Connect from 127\.0\.0\.1:\d+ to 127\.0\.0\.1:%d \(plain/HTTP\)$`, p))
+	if !re.Match(buf[:n]) {
+		t.Errorf("default log line %q", buf[:n])
+	}
+}

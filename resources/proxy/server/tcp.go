@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -79,7 +78,7 @@ func (s *Server) serve(c net.Conn, l *listener, fe *frontend, bind *config.Bind,
 
 func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int) {
 	accept := sess.accept
-	e := logfmt.Entry{Client: c.RemoteAddr().String(), Accept: accept, Frontend: feName, Backend: fe.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1}
+	e := logfmt.Entry{Client: c.RemoteAddr().String(), Local: c.LocalAddr().String(), Accept: accept, Frontend: feName, Backend: fe.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1}
 	be := fe.defBE
 	var bytesOut int64
 	term := "--"
@@ -259,5 +258,3 @@ func copyDir(dst, src *dconn, last *atomic.Int64, to time.Duration) (int64, byte
 	}
 	return n, how
 }
-
-var _ = context.Background
