@@ -80,6 +80,7 @@ var corpus = []struct {
 	{"too-many-words", "global\n    description " + strings.Repeat("w ", 70) + "\n", false, ""},
 	{"out-of-section", "maxconn 10\n", false, ""},
 	{"httpchk-expect", std + "backend b\n    option httpchk\n    http-check send meth GET uri /health ver HTTP/1.1 hdr Host www\n    http-check expect rstatus ^2\n    server s 1.1.1.1:80 check port 8080 addr 1.1.1.2 inter 1s fastinter 500ms downinter 5s rise 1 fall 2\n", true, ""},
+	{"disable-on-404", std + "backend b\n    option httpchk GET /\n    http-check disable-on-404\n    server s 1.1.1.1:80 check\n", true, ""},
 	{"mysql-check", std + "backend db\n    mode tcp\n    option mysql-check user haproxy post-41\n    server s 1.1.1.1:3306 check\n", true, ""},
 	{"options", std + "    option http-server-close\n    option redispatch\n    option dontlognull\n    retries 3\n    option forwardfor except 127.0.0.0/8 header X-Real-IP if-none\n" +
 		"backend b\n    option allbackups\n    option http-keep-alive\n    default-server inter 3s fall 2 maxconn 50\n    server s1 1.1.1.1:80 check\n    server s2 1.1.1.2:80 backup disabled\n    server s3 1.1.1.3:+10 id 7\n", true, ""},

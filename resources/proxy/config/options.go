@@ -222,7 +222,7 @@ func (p *parser) parseHTTPCheck(w []string) {
 	}
 	switch w[1] {
 	case "disable-on-404":
-		p.errf("'http-check disable-on-404' is valid haproxy but not supported by Duet yet.")
+		px.Check.DisableOn404 = true
 	case "send":
 		for i := 2; i < len(w); i++ {
 			if i+1 >= len(w) {

@@ -197,6 +197,10 @@ func httpCheck(conn net.Conn, cc config.CheckConfig, t Target) Result {
 		return Result{Status: L7RSP, Info: "Invalid HTTP status"}
 	}
 	info := strings.TrimSpace(line[12:])
+	if cc.DisableOn404 && code == 404 {
+		// http-check disable-on-404: up but out of load balancing (NOLB)
+		return Result{OK: true, Status: L7OKC, Code: code, Info: info}
+	}
 	if cc.Expect == nil {
 		if code >= 200 && code < 400 {
 			return Result{OK: true, Status: L7OK, Code: code, Info: info}

@@ -104,6 +104,8 @@ func TestRunChecks(t *testing.T) {
 	defer stop1()
 	err500, stop2 := serveOnce(t, "HTTP/1.0 500 Oops\r\n\r\n")
 	defer stop2()
+	nf, stop5 := serveOnce(t, "HTTP/1.0 404 Not Found\r\n\r\n")
+	defer stop5()
 	junk, stop3 := serveOnce(t, "SSH-2.0-nope\r\n")
 	defer stop3()
 	banner, stop4 := serveOnce(t, "\nSSH-2.0-nope\r\n")
@@ -131,9 +133,11 @@ func TestRunChecks(t *testing.T) {
 		{"http expect string", config.CheckConfig{Kind: config.CheckHTTP, Expect: &config.Expect{Match: "string", Pattern: "fine"}}, ok200, L7OK, 200},
 		{"http expect miss", config.CheckConfig{Kind: config.CheckHTTP, Expect: &config.Expect{Match: "string", Pattern: "nope"}}, ok200, L7RSP, 200},
 		{"mysql junk", config.CheckConfig{Kind: config.CheckMySQL}, banner, L7RSP, 0},
+		{"http 404", httpchk, nf, L7STS, 404},
+		{"disable-on-404", config.CheckConfig{Kind: config.CheckHTTP, DisableOn404: true}, nf, L7OKC, 404},
 	} {
 		r := Run(context.Background(), tc.cc, tgt(tc.addr), nil)
-		if r.Status != tc.status || r.Code != tc.code || r.OK != (tc.status == L4OK || tc.status == L7OK) {
+		if r.Status != tc.status || r.Code != tc.code || r.OK != (tc.status == L4OK || tc.status == L7OK || tc.status == L7OKC) {
 			t.Errorf("%s: %+v, want %s/%d", tc.name, r, tc.status, tc.code)
 		}
 	}

@@ -29,6 +29,7 @@ type srvState struct {
 	mu         sync.Mutex
 	admin      string // "" (ready), "drain" or "maint"
 	forced     string // "" or "down" / "stopping" (set server health)
+	nolb       bool   // the last check said 404 with http-check disable-on-404
 	health     *health.State
 	lastChange time.Time
 	downSince  time.Time
@@ -111,7 +112,7 @@ func (q *waitQueue) len() int { return len(q.w) }
 func (b *backend) refreshLocked() {
 	for _, s := range b.servers {
 		s.st.mu.Lock()
-		s.lb.Usable = s.st.admin == "" && s.st.up() && s.st.forced != "stopping"
+		s.lb.Usable = s.st.admin == "" && s.st.up() && s.st.forced != "stopping" && !s.st.nolb
 		s.lb.Weight = s.st.weight
 		s.st.mu.Unlock()
 	}
@@ -497,6 +498,8 @@ func (s *srv) status() string {
 		return st.health.StatusText()
 	case st.admin == "drain" || st.forced == "stopping":
 		return "DRAIN"
+	case st.nolb:
+		return "NOLB"
 	case st.weight == 0 && st.health != nil:
 		return "NOLB"
 	case st.health == nil:
@@ -644,6 +647,13 @@ func (s *srv) checkOnce(ctx context.Context) {
 	st := s.st
 	st.mu.Lock()
 	wasUp := st.health.Up
+	if res.Status == health.L7OKC && !wasUp {
+		// a 404 does not bring a down server up
+		res.OK = false
+	}
+	nolb := res.Status == health.L7OKC
+	nolbChanged := nolb != st.nolb
+	st.nolb = nolb
 	changed := st.health.Record(res)
 	if !res.OK {
 		st.cnt.chkfail.Add(1)
@@ -661,6 +671,11 @@ func (s *srv) checkOnce(ctx context.Context) {
 	}
 	st.mu.Unlock()
 	if !changed {
+		if nolbChanged {
+			be.mu.Lock()
+			be.refreshLocked()
+			be.mu.Unlock()
+		}
 		return
 	}
 	be.mu.Lock()
