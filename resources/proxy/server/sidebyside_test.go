@@ -49,7 +49,7 @@ func haproxyProc(t *testing.T, cfg string, ports []int) {
 				ok = true
 				break
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 		if !ok {
 			b, _ := os.ReadFile(filepath.Join(dir, "haproxy.log"))
@@ -206,13 +206,13 @@ func TestSideBySideBalancing(t *testing.T) {
 		for _, r := range c.reqs {
 			hs = append(hs, ask(t, hports[i], r))
 			if pause {
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		for _, r := range c.reqs {
 			ds = append(ds, ask(t, dports[i], r))
 			if pause {
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		for k := range hs {
