@@ -88,7 +88,7 @@ func TestBadConfig(t *testing.T) {
 	}
 	a := New(nil)
 	defer a.Close()
-	for _, params := range []map[string]string{{}, {"config": cfg}, {"config": cfg + ".missing"}} {
+	for _, params := range []map[string]string{{}, {"config": cfg}, {"config": cfg + ".missing"}, {"config": cfg, "config_text": "x"}} {
 		r := a.Start(context.Background(), agents.Request{Resource: "p", Params: params})
 		if r.RC != agents.ErrConfigured || r.Reason == "" {
 			t.Errorf("start with %v: %+v, want not configured with a reason", params, r)
@@ -97,5 +97,54 @@ func TestBadConfig(t *testing.T) {
 	r := a.Validate(context.Background(), agents.Request{Resource: "p", Params: map[string]string{"config": cfg}})
 	if !strings.Contains(r.Reason, "haproxy.cfg:3") {
 		t.Errorf("validate does not name the line: %q", r.Reason)
+	}
+}
+
+func TestConfigTextAndReload(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer backend.Close()
+	p1, p2 := freePort(t), freePort(t)
+	conf := func(ports ...int) string {
+		text := "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n"
+		for i, p := range ports {
+			text += fmt.Sprintf("frontend f%d\n    bind 127.0.0.1:%d\n    default_backend app\n", i, p)
+		}
+		return text + "backend app\n    server s1 " + strings.TrimPrefix(backend.URL, "http://") + "\n"
+	}
+	get := func(port int) error {
+		hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	a := New(nil)
+	defer a.Close()
+	ctx := context.Background()
+	req := agents.Request{Resource: "p", Params: map[string]string{"config_text": conf(p1)}}
+	if r := a.Start(ctx, req); !r.OK() {
+		t.Fatalf("start: %+v", r)
+	}
+	if err := get(p1); err != nil {
+		t.Fatal(err)
+	}
+	if get(p2) == nil {
+		t.Fatal("second port answers before the reload")
+	}
+	req.Params = map[string]string{"config_text": conf(p1, p2)}
+	if r := a.Monitor(ctx, req); !r.OK() {
+		t.Fatalf("monitor: %+v", r)
+	}
+	if err := get(p2); err != nil {
+		t.Fatalf("second port after the reload: %v", err)
+	}
+	req.Params = map[string]string{"config_text": "frontend broken\n    bind\n"}
+	if r := a.Monitor(ctx, req); !r.OK() {
+		t.Fatalf("monitor with a bad new configuration: %+v", r)
+	}
+	if err := get(p1); err != nil {
+		t.Fatalf("a bad new configuration stopped the running proxy: %v", err)
 	}
 }
