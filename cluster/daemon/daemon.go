@@ -104,9 +104,6 @@ func New(cfg config.Config, log *slog.Logger) *Daemon {
 // SetFencer installs the STONITH implementation; call before Run.
 func (d *Daemon) SetFencer(f Fencer) { d.fencer = f }
 
-// Store exposes the replicated state for read access (executor, tests).
-func (d *Daemon) Store() *store.Store { return d.store }
-
 func (d *Daemon) raftAddr(ip string) string {
 	return net.JoinHostPort(ip, strconv.Itoa(d.cfg.RaftPort))
 }
@@ -385,7 +382,7 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 	deadline := time.After(3 * time.Second)
 	for {
 		ch := d.store.Changed()
-		if _, e := d.store.Epoch(); e >= res.Epoch && d.rnApplied(rn) >= res.Index {
+		if _, e := d.store.Epoch(); e >= res.Epoch && rn.r.AppliedIndex() >= res.Index {
 			break
 		}
 		select {
@@ -399,8 +396,6 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 	return res, nil
 }
 
-// rnApplied is the index this node's FSM has applied.
-func (d *Daemon) rnApplied(rn *raftNode) uint64 { return rn.r.AppliedIndex() }
 
 // saveDiscarded writes the state this node is about to drop next to its data dir and returns the path.
 func (d *Daemon) saveDiscarded(reason string) (string, error) {

@@ -328,7 +328,7 @@ func (d *Daemon) ensureNodes(ctx context.Context, c *cib.CIB) {
 	}
 }
 
-// peerOf returns the other voter of a two-voter configuration.
+// twoNodePeer returns the other voter of a two-voter configuration.
 func (d *Daemon) twoNodePeer() string {
 	for _, p := range d.cfg.Peers {
 		return p.Name
