@@ -396,7 +396,6 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 	return res, nil
 }
 
-
 // saveDiscarded writes the state this node is about to drop next to its data dir and returns the path.
 func (d *Daemon) saveDiscarded(reason string) (string, error) {
 	dir := filepath.Join(d.cfg.DataDir, "discarded")
