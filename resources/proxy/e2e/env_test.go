@@ -160,6 +160,8 @@ func webPages(name string) map[string]string {
 		"info.php":          `<?php echo "info from ", getenv("DUET_SERVER"), " ", $_SERVER["REQUEST_URI"], "\n";` + "\n",
 		"upload.php":        uploadPHP,
 		"upload/index.html": "upload form of " + name + "\n",
+		"slow.php":          "<?php sleep(3); echo \"late\\n\";\n",
+		"fail.php":          "<?php http_response_code(503); echo \"the application is down\\n\";\n",
 	}
 }
 
@@ -347,7 +349,8 @@ func (p *proxyRun) stop() {
 type req struct {
 	from   *nettest.Host
 	method string
-	target string // path and query, or an absolute URL (then sent to that address)
+	target string // path and query, or an absolute URL (then sent to that address unless abs)
+	abs    bool   // send an absolute-form target as it is to the proxy
 	host   string // Host header; "" is the proxy's address, "-" sends none (HTTP/1.0)
 	hdrs   []string
 	body   []byte
@@ -388,7 +391,7 @@ func (a answer) String() string {
 func send(r req) (answer, error) {
 	addr := proxyIP + ":80"
 	target := r.target
-	if strings.HasPrefix(target, "http://") {
+	if strings.HasPrefix(target, "http://") && !r.abs {
 		rest := strings.TrimPrefix(target, "http://")
 		hostport, path, _ := strings.Cut(rest, "/")
 		addr, target = hostport, "/"+path

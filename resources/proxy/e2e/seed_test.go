@@ -56,6 +56,28 @@ func (r *recorder) do(label string, q req, w want) answer {
 	return a
 }
 
+// curlPut uploads data with curl -T from client1 (curl sends Expect: 100-continue) and records the answer.
+func (r *recorder) curlPut(label, name string, data []byte) {
+	r.t.Helper()
+	f := filepath.Join(r.t.TempDir(), name)
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	out, err := r.e.client1.Try("curl", "-s", "-o", "/dev/null", "--max-time", "30", "-T", f,
+		"-w", "%{http_code} %header{x-server}", "http://"+proxyIP+"/upload.php?"+name)
+	if err != nil {
+		r.t.Fatalf("%s: %s: %v %s", r.kind, label, err, out)
+	}
+	var a answer
+	if _, err := fmt.Sscanf(out, "%d %s", &a.Status, &a.Server); err != nil {
+		r.t.Fatalf("%s: %s: curl printed %q", r.kind, label, out)
+	}
+	r.steps = append(r.steps, step{label: label, ans: a})
+	if a.Status != 201 || a.Server != "web2" {
+		r.t.Errorf("%s: %s: %s, want 201 from web2", r.kind, label, a)
+	}
+}
+
 // cookieStep marks the last step as one whose Set-Cookie is compared too.
 func (r *recorder) cookieStep() { r.steps[len(r.steps)-1].withCookie = true }
 
@@ -167,6 +189,37 @@ func TestSeedScenarios(t *testing.T) {
 			},
 		},
 		{
+			// 九, more forms: redirect rules to the node's page, deny statuses mapped by errorloc/errorloc303, a
+			// server timeout mapped by a backend's errorloc, a server's own 503 passed through.
+			name: "redirects-and-error-pages",
+			cfg: head + web + "    acl blocked src " + client2IP + "\n" +
+				"    http-request redirect location http://" + proxyIP + ":8080/?from=%[src] if { path_beg /tagged }\n" +
+				"    http-request deny deny_status 429 if blocked { path_beg /limited }\n" +
+				"    http-request deny if blocked\n" +
+				"    redirect prefix http://" + proxyIP + ":8080 code 301 if { path_beg /old }\n" +
+				"    redirect location http://" + proxyIP + ":8080/moved.html code 307 drop-query if { path_beg /move }\n" +
+				"    errorloc303 403 http://" + proxyIP + ":8080/denied.html\n" +
+				"    errorloc 429 http://" + proxyIP + ":8080/limited.html\n" +
+				"    use_backend slow if { path_beg /slow }\n    default_backend static\n" +
+				static + "backend slow\n    timeout server 1s\n    errorloc 504 http://" + proxyIP + ":8080/timeout.html\n" +
+				"    server web2 " + web2IP + ":80\n",
+			listens: listens,
+			run: func(r *recorder) {
+				node := "http://" + proxyIP + ":8080"
+				r.do("old prefix", req{from: c1, target: "/old/page?x=1"}, want{status: 301, server: "-", location: node + "/old/page?x=1"})
+				r.do("moved drop-query", req{from: c1, target: "/move/me?x=1"}, want{status: 307, server: "-", location: node + "/moved.html"})
+				r.do("tagged with src", req{from: c1, target: "/tagged"}, want{status: 302, server: "-", location: node + "/?from=" + client1IP})
+				r.do("tagged from the denied client", req{from: c2, target: "/tagged"}, want{status: 302, server: "-", location: node + "/?from=" + client2IP})
+				r.do("denied 429 via errorloc", req{from: c2, target: "/limited/x"}, want{status: 302, server: "-", location: node + "/limited.html"})
+				r.do("denied 403 via errorloc303", req{from: c2, target: "/"}, want{status: 303, server: "-", location: node + "/denied.html"})
+				r.do("denied client /old", req{from: c2, target: "/old/page"}, want{status: 303, server: "-", location: node + "/denied.html"})
+				r.do("allowed /", req{from: c1, target: "/"}, want{status: 200, server: "web1"})
+				r.do("server's own 503", req{from: c1, target: "/fail.php"}, want{status: 503, server: "web1"})
+				r.do("server timeout via backend errorloc", req{from: c1, target: "/slow.php"}, want{status: 302, server: "-", location: node + "/timeout.html"})
+				r.do("HEAD denied", req{from: c2, method: "HEAD", target: "/"}, want{status: 303, server: "-", location: node + "/denied.html"})
+			},
+		},
+		{
 			// 七: .php goes to the dynamic server, everything else to the static one.
 			name: "php-to-dynamic",
 			cfg: head + web + "    acl php path_end -i .php\n    use_backend dynamic if php\n    default_backend static\n" +
@@ -213,6 +266,18 @@ func TestSeedScenarios(t *testing.T) {
 				a = r.do("read the PUT image", req{from: c1, target: "/images/put.png"}, want{status: 200, server: "web1"})
 				if a.Body != string(img) {
 					r.t.Errorf("%s: the PUT image read back differs", r.kind)
+				}
+				big := bytes.Repeat(img, 400) // 1.2 MB: streamed bodies
+				body, ctype = multipartFile(r.t, "big.png", big)
+				r.do("POST a large upload", req{from: c2, method: "POST", target: "/upload.php", body: body, ctype: ctype}, want{status: 201, server: "web2"})
+				a = r.do("read the large image", req{from: c1, target: "/images/big.png"}, want{status: 200, server: "web1"})
+				if a.Body != string(big) {
+					r.t.Errorf("%s: the large image read back differs: %d bytes, want %d", r.kind, len(a.Body), len(big))
+				}
+				r.curlPut("curl -T (Expect: 100-continue)", "curl.png", img)
+				a = r.do("read the curl upload", req{from: c2, target: "/images/curl.png"}, want{status: 200, server: "web1"})
+				if a.Body != string(img) {
+					r.t.Errorf("%s: the curl upload read back differs", r.kind)
 				}
 				r.do("POST elsewhere goes to the writer", req{from: c1, method: "POST", target: "/index.html", body: []byte("x")}, want{server: "web2"})
 				r.do("GET / goes to the reader", req{from: c1, target: "/"}, want{status: 200, server: "web1"})
@@ -264,6 +329,10 @@ func TestSeedScenarios(t *testing.T) {
 					r.do("Host "+h, req{from: c1, target: "/", host: h}, want{status: 503, server: "-"})
 				}
 				r.do("HTTP/1.0 without Host", req{from: c1, target: "/", host: "-"}, want{status: 503, server: "-"})
+				r.do("absolute-form names site b", req{from: c1, target: "http://b.example.com/", abs: true, host: "b.example.com"}, want{status: 200, server: "web2"})
+				r.do("absolute-form with another Host", req{from: c1, target: "http://b.example.com/", abs: true, host: "a.example.com"}, want{})
+				r.do("Host with trailing dot", req{from: c1, target: "/", host: "a.example.com."}, want{})
+				r.do("two Host headers", req{from: c1, target: "/", host: "a.example.com", hdrs: []string{"Host: b.example.com"}}, want{status: 400, server: "-"})
 			},
 		},
 	}
