@@ -57,7 +57,7 @@ done
 start_node() {
   # Each node gets a private /run (ip netns exec already gives it a mount namespace), as separate
   # machines would have: agents keep pid files there.
-  topo_spawn "$1" "$WORK/$1/clusterd.log" sh -c 'mount -t tmpfs duet-run /run && exec "$@"' sh \
+  topo_spawn "$1" "$WORK/$1/clusterd.log" sh -c 'mount -t tmpfs duet-run /run && mkdir -p /run/resource-agents && exec "$@"' sh \
     "$BIN/clusterd" --config "$WORK/$1/clusterd.conf"
 }
 say "starting clusterd on n1 and n2"

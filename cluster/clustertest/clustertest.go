@@ -180,7 +180,10 @@ func (n *Node) Start() {
 		n.c.T.Fatalf("%s already running", n.Name)
 	}
 	n.log = &bytes.Buffer{}
-	cmd := n.Host.Command(context.Background(), filepath.Join(n.c.Bin, "clusterd"), n.Args...)
+	// Each node gets a private /run (ip netns exec already gives it a mount namespace), as a separate machine
+	// has: OCF agents keep their state and pid files there.
+	args := append([]string{"-c", `mount -t tmpfs duet-run /run && mkdir -p /run/resource-agents && exec "$@"`, "sh", filepath.Join(n.c.Bin, "clusterd")}, n.Args...)
+	cmd := n.Host.Command(context.Background(), "sh", args...)
 	logf, err := os.OpenFile(filepath.Join(n.Dir, "clusterd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		n.c.T.Fatal(err)
@@ -455,4 +458,17 @@ func (c *Cluster) startFenceDaemon(dir string) {
 			c.T.Logf("---- fence_virtd log ----\n%s", b)
 		}
 	})
+}
+
+// InNodeMounts runs a command in the node's namespaces as clusterd sees them (its private /run included).
+func (n *Node) InNodeMounts(args ...string) (string, error) {
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return "", fmt.Errorf("%s is not running", n.Name)
+	}
+	full := append([]string{"-t", fmt.Sprint(cmd.Process.Pid), "-m", "-n", "--"}, args...)
+	out, err := exec.Command("nsenter", full...).CombinedOutput()
+	return string(out), err
 }
