@@ -135,4 +135,18 @@ func TestNoDeviceBlocks(t *testing.T) {
 	if !strings.Contains(text, "UNCLEAN (offline)") || !strings.Contains(text, "no fence device configured") {
 		t.Fatalf("crm status does not say why nothing moves:\n%s", text)
 	}
+	// crm node clearstate refuses a node that is up, and lets the cluster recover once a lost node is
+	// confirmed down by hand.
+	if out, code := survivor.Crm("node", "clearstate", survivor.Name); code == 0 || !strings.Contains(out, "is up") {
+		t.Fatalf("clearstate of a live node: exit %d: %s", code, out)
+	}
+	survivor.MustCrm("node", "clearstate", victim.Name)
+	survivor.WaitFor(20*time.Second, "survivor DC after the manual confirmation", func(st *api.Status) bool { return st.DC == survivor.Name })
+	// As in pacemaker, nothing starts while stonith is enabled without a device; crm_mon says so.
+	text = survivor.MustCrm("status")
+	if strings.Contains(text, "UNCLEAN") || !strings.Contains(text, "no STONITH resource is defined") {
+		t.Fatalf("after clearstate:\n%s", text)
+	}
+	survivor.MustCrm("configure", "property", "stonith-enabled=false")
+	survivor.WaitFor(20*time.Second, "d1 recovered once stonith is off", func(st *api.Status) bool { return runningOn(st, "d1") == survivor.Name })
 }

@@ -343,6 +343,9 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 	if cmd.Change.When.IsZero() {
 		cmd.Change.When = time.Now().UTC().Truncate(time.Millisecond)
 	}
+	if cmd.Kind == store.ConfirmDown {
+		return d.confirmDown(cmd.Node)
+	}
 	if rn.r.State() == raft.Leader {
 		b, err := cmd.Encode()
 		if err != nil {
@@ -416,4 +419,30 @@ func (d *Daemon) saveDiscarded(reason string) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// confirmDown is crm node clearstate: a user vouches that a lost node is down, standing in for a fence that
+// cannot be done. Refused for a node this node sees alive.
+func (d *Daemon) confirmDown(node string) (api.CommandResult, error) {
+	known := false
+	for _, m := range d.cfg.Members() {
+		known = known || m.Name == node
+	}
+	if !known {
+		return api.CommandResult{}, &api.StatusError{Code: http.StatusBadRequest, Err: fmt.Errorf("unknown node %q", node)}
+	}
+	d.mu.Lock()
+	_, alive := d.alive[node]
+	if node == d.cfg.NodeName || alive {
+		d.mu.Unlock()
+		return api.CommandResult{}, &api.StatusError{Code: http.StatusConflict, Err: fmt.Errorf("node %s is up (this node sees it): not confirming it down", node)}
+	}
+	d.fenced[node] = true
+	delete(d.notices, "fence-"+node)
+	d.timelineLocked(time.Now(), fmt.Sprintf("%s confirmed down by hand (crm node clearstate)", node))
+	d.viewChangedLocked()
+	d.mu.Unlock()
+	d.log.Warn("node confirmed down by hand", "node", node)
+	d.recordFence(node, "off", "manual (crm node clearstate)", nil)
+	return api.CommandResult{}, nil
 }

@@ -27,6 +27,10 @@ const (
 	RecordFence  Kind = "record-fence"  // Fence
 	ForgetNode   Kind = "forget-ops"    // Node: drop a fenced node's op history (its resources are stopped)
 	RequestFence Kind = "request-fence" // Node: a user asks the DC to fence it (Delete clears the request)
+	// ConfirmDown is crm node clearstate (stonith_admin --confirm): a user vouches that Node is down. The node
+	// that receives it acts on it at once (it may be the survivor that cannot fence and is not DC yet); it is
+	// never applied to the replicated state as such.
+	ConfirmDown Kind = "confirm-down"
 )
 
 // ErrConflict is returned when a command's ExpectEpoch is not the CIB's epoch any more.
@@ -101,7 +105,7 @@ func Decode(b []byte) (Command, error) {
 		return c, nil
 	case ClearFail, ForgetNode:
 		return c, nil
-	case RequestFence:
+	case RequestFence, ConfirmDown:
 		return c, need(c.Node != "", "node")
 	case SetFail:
 		return c, need(c.Node != "" && c.Rsc != "", "node and rsc")

@@ -36,6 +36,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		&cobra.Command{Use: "show [NODE]", Short: "show nodes and their attributes", Args: cobra.MaximumNArgs(1), RunE: a.nodeShow},
 		&cobra.Command{Use: "attribute NODE set|delete|show NAME [VALUE]", Short: "node attributes", Args: cobra.RangeArgs(3, 4), RunE: a.nodeAttribute},
 		&cobra.Command{Use: "fence NODE", Short: "fence a node through the configured stonith devices", Args: cobra.ExactArgs(1), RunE: a.nodeFence},
+		&cobra.Command{Use: "clearstate NODE", Short: "confirm by hand that a lost node is down (as stonith_admin --confirm); wrong use can corrupt data", Args: cobra.ExactArgs(1), RunE: a.nodeClearstate},
 	)
 	for _, c := range node.Commands() {
 		if strings.HasPrefix(c.Use, "standby") || strings.HasPrefix(c.Use, "online") {
@@ -175,4 +176,11 @@ func (a *app) nodeFence(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("fence %s: no stonith resource is configured", args[0])
 	}
 	return a.submit(cmd.Context(), store.Command{Kind: store.RequestFence, Node: args[0]})
+}
+
+// nodeClearstate tells this node that a lost node is really down, standing in for a fence that cannot be
+// done. It goes to the local clusterd (not the DC): the survivor that waits for a fence is not DC yet.
+func (a *app) nodeClearstate(cmd *cobra.Command, args []string) error {
+	fmt.Fprintf(a.errw, "WARNING: confirming %s down without fencing it: if it is in fact up, its resources will run twice\n", args[0])
+	return a.submit(cmd.Context(), store.Command{Kind: store.ConfirmDown, Node: args[0]})
 }

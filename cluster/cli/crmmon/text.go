@@ -149,9 +149,15 @@ func Text(st *api.Status, o Options) string {
 			p("\n")
 		}
 	}
-	if len(st.Notices) > 0 {
+	notices := st.Notices
+	if tr := st.Store.Transition; tr != nil && tr.Reason["*"] != "" {
+		for _, n := range strings.Split(strings.TrimSuffix(tr.Reason["*"], "; "), "; ") {
+			notices = append(notices, "DC: "+n)
+		}
+	}
+	if len(notices) > 0 {
 		p("\nCluster Notices:\n")
-		for _, n := range st.Notices {
+		for _, n := range notices {
 			p("  * %s\n", n)
 		}
 	}
