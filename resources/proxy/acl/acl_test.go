@@ -125,6 +125,23 @@ func TestFormat(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+	// A ']' inside parenthesised arguments does not end the expression (found by the e2e tests: the regex of a
+	// regsub converter was cut at its character class and reported as a missing ')').
+	if _, err := ParseFormat("%[path,regsub(^/[pr]/,/)]"); err == nil || !strings.Contains(err.Error(), "converters are not supported") {
+		t.Errorf("regsub with a character class: %v", err)
+	}
+	for _, conv := range []string{"%[src,ipmask(24)]", "%[req.hdr(host),lower]", "%[path,regsub(^/[pr]/,/)]"} {
+		if _, err := ParseFormat(conv); err == nil || !strings.Contains(err.Error(), "converters are not supported") {
+			t.Errorf("%s: %v", conv, err)
+		}
+	}
+	f, err = ParseFormat("<%[req.hdr(x-a)]>[%[src]] %[req.hdr(x-b,1)]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Render(req()); got != "<>[10.0.0.7] " {
+		t.Errorf("render = %q", got)
+	}
 }
 
 func FuzzCondition(f *testing.F) {

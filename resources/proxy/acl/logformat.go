@@ -42,12 +42,12 @@ func ParseFormat(s string) (*Format, error) {
 			lit.WriteByte('%')
 			i++
 		case n == '[':
-			j := strings.IndexByte(s[i:], ']')
+			j := closingBracket(s, i+2) - i
 			if j < 0 {
 				return nil, fmt.Errorf("log-format '%s': missing ']'", s)
 			}
 			expr := s[i+2 : i+j]
-			if strings.Contains(expr, ",") && !strings.Contains(expr, "(") || strings.Contains(expr, "),") {
+			if hasConverter(expr) {
 				return nil, fmt.Errorf("log-format '%s': converters are not supported by Duet yet", s)
 			}
 			f, m, err := parseCriterion(expr)
@@ -78,6 +78,50 @@ func ParseFormat(s string) (*Format, error) {
 	}
 	flush()
 	return fm, nil
+}
+
+// closingBracket returns the index of the ']' that ends the sample expression starting at from, or -1. As in
+// haproxy, brackets inside a fetch's or converter's parenthesised arguments (a regex such as regsub(^/[ab]/,/))
+// do not end it.
+func closingBracket(s string, from int) int {
+	depth := 0
+	for k := from; k < len(s); k++ {
+		switch s[k] {
+		case '\\':
+			k++
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case ']':
+			if depth == 0 {
+				return k
+			}
+		}
+	}
+	return -1
+}
+
+// hasConverter reports whether a sample expression goes on past its fetch: a ',' outside parentheses.
+func hasConverter(expr string) bool {
+	depth := 0
+	for k := 0; k < len(expr); k++ {
+		switch expr[k] {
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case ',':
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Render evaluates the format for t.

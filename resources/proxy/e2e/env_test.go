@@ -153,6 +153,19 @@ http_response_code(201);
 echo "stored $name on ", getenv("DUET_SERVER"), "\n";
 `
 
+// echoPHP prints what the server received, for the steps that compare the request the proxy forwarded.
+const echoPHP = `<?php
+echo $_SERVER["REQUEST_METHOD"], " ", $_SERVER["REQUEST_URI"], "\n";
+$h = getallheaders();
+ksort($h);
+foreach ($h as $k => $v) {
+    $l = strtolower($k);
+    if (in_array($l, ["cookie", "x-forwarded-for", "x-client", "x-test", "x-gone", "host", "connection"])) {
+        echo $l, ": ", $v, "\n";
+    }
+}
+`
+
 func webPages(name string) map[string]string {
 	return map[string]string{
 		"index.html":        "static page of " + name + "\n",
@@ -161,6 +174,8 @@ func webPages(name string) map[string]string {
 		"upload.php":        uploadPHP,
 		"upload/index.html": "upload form of " + name + "\n",
 		"slow.php":          "<?php sleep(3); echo \"late\\n\";\n",
+		"echo.php":          echoPHP,
+		"setcookie.php":     "<?php setcookie(\"JSESSIONID\", \"abc123\"); setcookie(\"SERVERID\", \"app\"); echo \"cookies set\\n\";\n",
 		"fail.php":          "<?php http_response_code(503); echo \"the application is down\\n\";\n",
 	}
 }
@@ -448,7 +463,7 @@ func send(r req) (answer, error) {
 			return err
 		}
 		ans = answer{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Server: resp.Header.Get("X-Server"), Body: string(body)}
-		ans.Cookie = resp.Header.Get("Set-Cookie")
+		ans.Cookie = strings.Join(resp.Header.Values("Set-Cookie"), " | ")
 		ans.Cache = resp.Header.Get("Cache-Control")
 		return nil
 	})

@@ -16,6 +16,7 @@ type step struct {
 	label      string
 	ans        answer
 	withCookie bool // compare Set-Cookie too
+	withBody   bool // compare the body too (pages that echo what the server received)
 }
 
 // recorder sends the scenario's requests for one implementation, records the answers and checks them against the
@@ -81,6 +82,12 @@ func (r *recorder) curlPut(label, name string, data []byte) {
 // cookieStep marks the last step as one whose Set-Cookie is compared too.
 func (r *recorder) cookieStep() { r.steps[len(r.steps)-1].withCookie = true }
 
+// bodyStep marks the last step as one whose body and Set-Cookie are compared too.
+func (r *recorder) bodyStep() {
+	r.steps[len(r.steps)-1].withBody = true
+	r.steps[len(r.steps)-1].withCookie = true
+}
+
 type scenario struct {
 	name    string
 	cfg     string
@@ -123,6 +130,9 @@ func (e *env) differential(t *testing.T, sc scenario) {
 		same := a.Status == b.Status && a.Location == b.Location && a.Server == b.Server
 		if h[i].withCookie && (a.Cookie != b.Cookie || a.Cache != b.Cache) {
 			same = false
+		}
+		if h[i].withBody && a.Body != b.Body {
+			t.Errorf("request %d (%s): what the server received differs:\nhaproxy %q\nduet    %q", i, h[i].label, a.Body, b.Body)
 		}
 		if a.own() != b.own() {
 			t.Errorf("request %d (%s): the proxy's own answer differs:\nhaproxy %q\nduet    %q", i, h[i].label, a.own(), b.own())
@@ -312,6 +322,77 @@ func TestSeedScenarios(t *testing.T) {
 			},
 		},
 		{
+			// Cookie modes against a PHP application that sets its own cookies: insert without indirect, prefix and
+			// rewrite, and what the server receives in each.
+			name: "cookie-modes",
+			cfg: head + web + "    use_backend prefix if { path_beg /p/ }\n    use_backend rewrite if { path_beg /r/ }\n" +
+				"    default_backend insert\n" +
+				"backend insert\n    cookie SRV insert httponly\n    option forwardfor\n" +
+				"    server web1 " + web1IP + ":80 cookie i1\n    server web2 " + web2IP + ":80 cookie i2\n" +
+				"backend prefix\n    cookie JSESSIONID prefix\n    http-request replace-path ^/p/(.*) /\\1\n" +
+				"    server web1 " + web1IP + ":80 cookie p1\n    server web2 " + web2IP + ":80 cookie p2\n" +
+				"backend rewrite\n    cookie SERVERID rewrite\n    http-request replace-path ^/r/(.*) /\\1\n" +
+				"    server web1 " + web1IP + ":80 cookie r1\n    server web2 " + web2IP + ":80 cookie r2\n",
+			listens: listens,
+			run: func(r *recorder) {
+				a := r.do("insert: first", req{from: c1, target: "/echo.php"}, want{status: 200})
+				r.bodyStep()
+				name, _, _ := strings.Cut(a.Cookie, ";")
+				for i := 0; i < 5; i++ {
+					r.do("insert: with cookie", req{from: c1, target: "/echo.php", hdrs: []string{"Cookie: a=1; " + name + "; b=2"}}, want{status: 200, server: a.Server})
+					r.bodyStep()
+				}
+				r.do("insert: unknown value", req{from: c1, target: "/echo.php", hdrs: []string{"Cookie: SRV=zz"}}, want{status: 200})
+				r.bodyStep()
+				r.do("insert: two cookie headers", req{from: c2, target: "/echo.php", hdrs: []string{"Cookie: x=1", "Cookie: SRV=i2"}}, want{status: 200, server: "web2"})
+				r.bodyStep()
+				a = r.do("prefix: app sets JSESSIONID", req{from: c1, target: "/p/setcookie.php"}, want{status: 200})
+				r.bodyStep()
+				name = cookieNamed(a.Cookie, "JSESSIONID")
+				for i := 0; i < 3; i++ {
+					r.do("prefix: back", req{from: c1, target: "/p/echo.php", hdrs: []string{"Cookie: " + name}}, want{status: 200, server: a.Server})
+					r.bodyStep()
+				}
+				a = r.do("rewrite: app sets SERVERID", req{from: c1, target: "/r/setcookie.php"}, want{status: 200})
+				r.bodyStep()
+				r.do("rewrite: back", req{from: c1, target: "/r/echo.php", hdrs: []string{"Cookie: SERVERID=r2"}}, want{status: 200, server: "web2"})
+				r.bodyStep()
+				r.do("rewrite: back to web1", req{from: c1, target: "/r/echo.php", hdrs: []string{"Cookie: SERVERID=r1"}}, want{status: 200, server: "web1"})
+				r.bodyStep()
+			},
+		},
+		{
+			// Stick table on the source address: each client stays on its server and moves when it goes down.
+			name: "stick-table-source",
+			cfg: head + web + "    default_backend app\n" +
+				"backend app\n    balance roundrobin\n    stick-table type ip size 100 expire 10m\n    stick on src\n    option redispatch\n" +
+				"    http-request set-header X-Client %[src]\n    http-request del-header X-Gone\n    http-request add-header X-Test t1\n" +
+				"    server web1 " + web1IP + ":80 check inter 300 fall 1 rise 1\n" +
+				"    server web2 " + web2IP + ":80 check inter 300 fall 1 rise 1\n" +
+				"listen stats\n    bind " + proxyIP + ":8404\n    stats enable\n    stats uri /stats\n",
+			listens: []string{proxyIP + ":80", proxyIP + ":8404"},
+			run: func(r *recorder) {
+				a1 := r.do("client1 first", req{from: c1, target: "/echo.php", hdrs: []string{"X-Gone: 1", "X-Test: t0"}}, want{status: 200})
+				r.bodyStep()
+				a2 := r.do("client2 first", req{from: c2, target: "/echo.php"}, want{status: 200})
+				if a1.Server == a2.Server {
+					r.t.Errorf("%s: both clients on %s", r.kind, a1.Server)
+				}
+				for i := 0; i < 50; i++ {
+					r.do("client1 sticks", req{from: c1, target: "/"}, want{status: 200, server: a1.Server})
+					r.do("client2 sticks", req{from: c2, target: "/"}, want{status: 200, server: a2.Server})
+				}
+				a := e.apaches[a1.Server]
+				a.stop(r.t)
+				defer a.start(r.t)
+				waitStats(r, "app", a1.Server, "DOWN")
+				for i := 0; i < 5; i++ {
+					r.do("client1 moved", req{from: c1, target: "/"}, want{status: 200, server: a2.Server})
+					r.do("client2 stays", req{from: c2, target: "/"}, want{status: 200, server: a2.Server})
+				}
+			},
+		},
+		{
 			// Virtual hosts by Host header.
 			name: "virtual-hosts",
 			cfg: head + web + "    acl site_a hdr(host) -i a.example.com a.example.com:80\n    acl site_b hdr_dom(host) -i b.example.com\n" +
@@ -391,6 +472,17 @@ func cookieScenario(e *env, name string, checks bool) scenario {
 			}
 		},
 	}
+}
+
+// cookieNamed returns "NAME=value" of the Set-Cookie for name among the " | "-joined ones, or "".
+func cookieNamed(all, name string) string {
+	for _, c := range strings.Split(all, " | ") {
+		kv, _, _ := strings.Cut(c, ";")
+		if strings.HasPrefix(kv, name+"=") {
+			return kv
+		}
+	}
+	return ""
 }
 
 // waitStats polls the stats CSV through the proxy until backend/server has the status, bounded.

@@ -103,6 +103,13 @@ func (h *Head) Add(name, value string) {
 	h.Fields = append(h.Fields, Field{ns: ns, ne: ne, vs: ne, ve: len(h.buf)})
 }
 
+// SetValueAt replaces header i's value in place: the header keeps its position among the others.
+func (h *Head) SetValueAt(i int, value string) {
+	vs := len(h.buf)
+	h.buf = append(h.buf, value...)
+	h.Fields[i].vs, h.Fields[i].ve = vs, len(h.buf)
+}
+
 // DropAt removes header i from what WriteFields emits.
 func (h *Head) DropAt(i int) { h.Fields[i].drop = true }
 

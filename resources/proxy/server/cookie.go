@@ -24,10 +24,15 @@ func (h *httpConn) cookieRequest(be *backend) persistence {
 		return p
 	}
 	p.flag = 'N'
-	var kept []string
-	changed := false
-	for _, hv := range h.req.Get("cookie") {
-		for _, part := range strings.Split(hv, ";") {
+	// Each Cookie header is rewritten in place, as haproxy does: other headers and other Cookie lines keep their
+	// order, and a line left empty is removed.
+	for i := range h.req.Fields {
+		if h.req.Dropped(i) || !strings.EqualFold(string(h.req.Name(i)), "cookie") {
+			continue
+		}
+		var kept []string
+		changed := false
+		for _, part := range strings.Split(string(h.req.Value(i)), ";") {
 			kv := strings.TrimSpace(part)
 			if kv == "" {
 				continue
@@ -70,11 +75,12 @@ func (h *httpConn) cookieRequest(be *backend) persistence {
 				break
 			}
 		}
-	}
-	if changed {
-		h.req.Drop("cookie")
-		if len(kept) > 0 {
-			h.req.Add("Cookie", strings.Join(kept, "; "))
+		switch {
+		case !changed:
+		case len(kept) == 0:
+			h.req.DropAt(i)
+		default:
+			h.req.SetValueAt(i, strings.Join(kept, "; "))
 		}
 	}
 	return p
@@ -88,7 +94,9 @@ func (h *httpConn) cookieResponse(be *backend, sv *srv, p persistence) {
 	}
 	switch ck.Mode {
 	case "insert":
-		if ck.Indirect && p.flag == 'V' && p.srv == sv {
+		// haproxy inserts only when the request was not directed by a valid cookie (SF_DIRECT), with or without
+		// indirect: indirect only decides whether the cookie is removed toward the server.
+		if p.flag == 'V' && p.srv == sv {
 			return
 		}
 		if ck.PostOnly && string(h.req.Method) != "POST" {
@@ -141,8 +149,7 @@ func (h *httpConn) cookieResponse(be *backend, sv *srv, p persistence) {
 			if attrs != "" {
 				nv += ";" + attrs
 			}
-			h.resp.DropAt(i)
-			h.resp.Add("Set-Cookie", nv)
+			h.resp.SetValueAt(i, nv)
 		}
 	}
 }

@@ -99,3 +99,41 @@ func TestSideBySideCookies(t *testing.T) {
 		}
 	}
 }
+
+// TestCookieAsHaproxyInPlace covers what the e2e differential test (resources/proxy/e2e) found against haproxy 2.6:
+// insert mode without indirect does not set the cookie again when the request came with a valid one, a prefixed
+// Set-Cookie keeps its place among the response's Set-Cookie lines, and each request Cookie line is rewritten in
+// place rather than merged into one line at the end.
+func TestCookieAsHaproxyInPlace(t *testing.T) {
+	b := startBackend(t, "s1")
+	pIns, pPfx := freePort(t), freePort(t)
+	startProxy(t, defaults+`listen ins
+    bind 127.0.0.1:{PI}
+    cookie SRV insert
+    server s1 127.0.0.1:{B} cookie c1
+listen pfx
+    bind 127.0.0.1:{PP}
+    cookie JSESSIONID prefix
+    server s1 127.0.0.1:{B} cookie c1
+`, map[string]any{"PI": pIns, "PP": pPfx, "B": b.port})
+
+	if r := askCookie(t, pIns, "/", ""); r.setCookie != "SRV=c1; path=/" {
+		t.Errorf("insert, no cookie: Set-Cookie %q", r.setCookie)
+	}
+	if r := askCookie(t, pIns, "/", "SRV=zz"); r.setCookie != "SRV=c1; path=/" || r.gotCookie != "SRV=zz" {
+		t.Errorf("insert, unknown cookie: Set-Cookie %q, server got %q", r.setCookie, r.gotCookie)
+	}
+	if r := askCookie(t, pIns, "/", "a=1; SRV=c1"); r.setCookie != "" || r.gotCookie != "a=1; SRV=c1" {
+		t.Errorf("insert without indirect, valid cookie: Set-Cookie %q (want none), server got %q", r.setCookie, r.gotCookie)
+	}
+
+	_, resp := raw(t, fmt.Sprintf("127.0.0.1:%d", pPfx), "GET /setcookie-late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	other, prefixed := strings.Index(resp, "\r\nSet-Cookie: other=1\r\n"), strings.Index(resp, "\r\nSet-Cookie: JSESSIONID=c1~abc123; Path=/\r\n")
+	if other < 0 || prefixed < 0 || prefixed < other {
+		t.Errorf("prefix: the rewritten Set-Cookie moved or is missing:\n%s", resp)
+	}
+	_, resp = raw(t, fmt.Sprintf("127.0.0.1:%d", pPfx), "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1\r\nCookie: JSESSIONID=c1~abc; b=2\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(resp, "\r\nX-Got-Cookie: a=1|JSESSIONID=abc; b=2\r\n") {
+		t.Errorf("prefix: the request's Cookie lines were not rewritten in place:\n%s", resp)
+	}
+}

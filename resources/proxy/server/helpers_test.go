@@ -77,6 +77,10 @@ func startBackend(t testing.TB, name string) *testBackend {
 			w.Header().Add("Set-Cookie", "JSESSIONID=abc123; Path=/")
 			w.Header().Add("Set-Cookie", "other=1")
 		}
+		if r.URL.Path == "/setcookie-late" {
+			w.Header().Add("Set-Cookie", "other=1")
+			w.Header().Add("Set-Cookie", "JSESSIONID=abc123; Path=/")
+		}
 		if r.URL.Path == "/etag" {
 			w.Header().Set("ETag", `"v1"`)
 		}
