@@ -254,9 +254,11 @@ type Forwardfor struct {
 	IfNone bool
 }
 
-// UseBackend is "use_backend NAME [if|unless COND]".
+// UseBackend is "use_backend NAME [if|unless COND]". A name with '%' is a log-format (Dynamic): it is rendered
+// for each request and names the backend then.
 type UseBackend struct {
 	Backend string
+	Dynamic *acl.Format
 	Cond    *acl.Cond
 	Pos     Pos
 }

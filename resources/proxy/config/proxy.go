@@ -143,9 +143,14 @@ func (p *parser) proxyKeyword(w []string) {
 		if !needFE() || !p.needArgs(w, 1, "a backend name") {
 			return
 		}
-		if strings.Contains(w[1], "%[") {
-			p.errf("'use_backend' with a log-format name is not supported by Duet yet (haproxy accepts it)")
-			return
+		var dyn *acl.Format
+		if strings.Contains(w[1], "%") {
+			// as haproxy: a name with '%' is a log-format rendered for each request
+			f, ok := p.format(w[1], "use_backend")
+			if !ok {
+				return
+			}
+			dyn = f
 		}
 		before, cw := acl.SplitCond(w[2:])
 		if len(before) > 0 {
@@ -158,8 +163,10 @@ func (p *parser) proxyKeyword(w []string) {
 			return
 		}
 		p.ruleSeen("use_backend")
-		px.UseBackends = append(px.UseBackends, UseBackend{Backend: w[1], Cond: cond, Pos: p.pos()})
-		p.refs = append(p.refs, ref{px: px, name: w[1], pos: p.pos(), kind: "use"})
+		px.UseBackends = append(px.UseBackends, UseBackend{Backend: w[1], Dynamic: dyn, Cond: cond, Pos: p.pos()})
+		if dyn == nil {
+			p.refs = append(p.refs, ref{px: px, name: w[1], pos: p.pos(), kind: "use"})
+		}
 	case "acl":
 		if isDef && px.Name == "" {
 			p.errf("'acl' not allowed in anonymous 'defaults' section.")

@@ -38,6 +38,7 @@ type env struct {
 	proxy, web1      *nettest.Host
 	web2             *nettest.Host
 	client1, client2 *nettest.Host
+	dir              string // the test's directory: files the configurations name (ACL lists, errorfiles)
 	shared           string // the images directory both web servers serve (the seed copies the uploads across)
 	apaches          map[string]*apache
 	duetBin          string
@@ -86,6 +87,16 @@ func newEnv(t *testing.T) *env {
 	// Apache's children run as www-data: the directories they read or write must be reachable.
 	for d := root; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.dir = root
+	files := map[string]string{
+		"blocked.lst": "# denied clients\n" + client2IP + "\n10.250.9.0/24\n",
+		"403.http":    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\nYou are not welcome here (errorfile).\n",
+	}
+	for n, body := range files {
+		if err := os.WriteFile(filepath.Join(root, n), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -404,6 +415,15 @@ func (a answer) String() string {
 
 // send sends r on a new connection from r.from's namespace and reads the whole answer.
 func send(r req) (answer, error) {
+	as, err := sendKeepAlive(r.from, []req{r})
+	if err != nil {
+		return answer{}, err
+	}
+	return as[0], nil
+}
+
+// wire returns r's bytes and the address it goes to; last asks the server to close after it.
+func wire(r req, last bool) ([]byte, string, string) {
 	addr := proxyIP + ":80"
 	target := r.target
 	if strings.HasPrefix(target, "http://") && !r.abs {
@@ -440,32 +460,50 @@ func send(r req) (answer, error) {
 		}
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.body))
 	}
-	b.WriteString("Connection: close\r\n\r\n")
+	if last {
+		b.WriteString("Connection: close\r\n")
+	}
+	b.WriteString("\r\n")
 	b.Write(r.body)
-	var ans answer
-	err := r.from.Do(func() error {
+	return b.Bytes(), addr, method
+}
+
+// sendKeepAlive sends the requests one after the other on one connection from h's namespace (the last one asks
+// for the close) and reads every answer. Every request goes to the first one's address.
+func sendKeepAlive(h *nettest.Host, rs []req) ([]answer, error) {
+	var out []answer
+	err := h.Do(func() error {
+		_, addr, _ := wire(rs[0], false)
 		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		if _, err := c.Write(b.Bytes()); err != nil {
-			return err
+		_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+		br := bufio.NewReader(c)
+		for i, r := range rs {
+			b, _, method := wire(r, i == len(rs)-1)
+			if _, err := c.Write(b); err != nil {
+				return fmt.Errorf("request %d: %w", i, err)
+			}
+			resp, err := http.ReadResponse(br, &http.Request{Method: method})
+			if err != nil {
+				return fmt.Errorf("request %d: %w", i, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return fmt.Errorf("request %d: %w", i, err)
+			}
+			ans := answer{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Server: resp.Header.Get("X-Server"), Body: string(body)}
+			ans.Cookie = strings.Join(resp.Header.Values("Set-Cookie"), " | ")
+			ans.Cache = resp.Header.Get("Cache-Control")
+			out = append(out, ans)
+			if resp.Close && i < len(rs)-1 {
+				return fmt.Errorf("request %d: the connection was closed (%d answers of %d)", i, i+1, len(rs))
+			}
 		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		ans = answer{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Server: resp.Header.Get("X-Server"), Body: string(body)}
-		ans.Cookie = strings.Join(resp.Header.Values("Set-Cookie"), " | ")
-		ans.Cache = resp.Header.Get("Cache-Control")
 		return nil
 	})
-	return ans, err
+	return out, err
 }

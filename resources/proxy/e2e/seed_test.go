@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/duet-ha/duet/internal/nettest"
 )
 
 // step is one request's outcome in one implementation.
@@ -55,6 +57,22 @@ func (r *recorder) do(label string, q req, w want) answer {
 		r.t.Errorf("%s: %s: Location %q, want %q", r.kind, label, a.Location, w.location)
 	}
 	return a
+}
+
+// doMany sends rs on one keep-alive connection and records every answer.
+func (r *recorder) doMany(label string, from *nettest.Host, rs []req, ws []want) {
+	r.t.Helper()
+	as, err := sendKeepAlive(from, rs)
+	if err != nil {
+		r.t.Fatalf("%s: %s: %v", r.kind, label, err)
+	}
+	for i, a := range as {
+		l := fmt.Sprintf("%s #%d %s", label, i, rs[i].target)
+		r.steps = append(r.steps, step{label: l, ans: a})
+		if w := ws[i]; (w.status != 0 && a.Status != w.status) || (w.server != "" && a.Server != w.server) {
+			r.t.Errorf("%s: %s: %s, want %d from %q", r.kind, l, a, w.status, w.server)
+		}
+	}
 }
 
 // curlPut uploads data with curl -T from client1 (curl sends Expect: 100-continue) and records the answer.
@@ -230,6 +248,47 @@ func TestSeedScenarios(t *testing.T) {
 			},
 		},
 		{
+			// 八/九 with the other forms: the denied networks from an -f file, an errorfile for 403, a backend whose
+			// only server is down (503 by errorloc), the stats page behind stats auth.
+			name: "deny-file-errorfile-nosrv",
+			cfg: head + web + "    acl blocked src -f " + e.dir + "/blocked.lst\n    http-request deny if blocked\n" +
+				"    errorfile 403 " + e.dir + "/403.http\n    errorloc 503 http://" + proxyIP + ":8080/down.html\n" +
+				"    use_backend nosrv if { path_beg /nosrv }\n    default_backend static\n" + static +
+				"backend nosrv\n    server gone " + web2IP + ":81 check inter 300 fall 1 rise 1\n" +
+				"listen stats\n    bind " + proxyIP + ":8404\n    stats enable\n    stats uri /stats\n" +
+				"listen stats-auth\n    bind " + proxyIP + ":8405\n    stats enable\n    stats uri /admin\n    stats realm Duet\\ test\n    stats auth admin:secret\n",
+			listens: []string{proxyIP + ":80", proxyIP + ":8404", proxyIP + ":8405"},
+			run: func(r *recorder) {
+				r.do("allowed", req{from: c1, target: "/"}, want{status: 200, server: "web1"})
+				r.do("denied by the file: errorfile", req{from: c2, target: "/"}, want{status: 403, server: "-"})
+				waitStats(r, "nosrv", "gone", "DOWN")
+				r.do("no server: errorloc", req{from: c1, target: "/nosrv/x"}, want{status: 302, server: "-", location: "http://" + proxyIP + ":8080/down.html"})
+				r.do("stats without credentials", req{from: c1, target: "http://" + proxyIP + ":8405/admin"}, want{status: 401, server: "-"})
+				r.do("stats with wrong credentials", req{from: c1, target: "http://" + proxyIP + ":8405/admin", hdrs: []string{"Authorization: Basic YWRtaW46bm8="}}, want{status: 401, server: "-"})
+				r.do("stats csv with credentials", req{from: c1, target: "http://" + proxyIP + ":8405/admin;csv", hdrs: []string{"Authorization: Basic YWRtaW46c2VjcmV0"}}, want{status: 200, server: "-"})
+				r.steps[len(r.steps)-1].ans.Body = "" // counters differ between the two processes
+			},
+		},
+		{
+			// Virtual hosts chosen by a dynamic use_backend on the Host header, with a default for unknown hosts.
+			name: "virtual-hosts-dynamic",
+			cfg: head + web + "    use_backend %[req.hdr(host)] if { hdr(host) -m found }\n    use_backend site_b if { hdr(x-b) -m found }\n    default_backend static\n" + static +
+				"backend site_b\n    server web2 " + web2IP + ":80\n" +
+				"backend www.a.example\n    server web1 " + web1IP + ":80\nbackend www.b.example\n    server web2 " + web2IP + ":80\n",
+			listens: listens,
+			run: func(r *recorder) {
+				r.do("www.a.example", req{from: c1, target: "/", host: "www.a.example"}, want{status: 200, server: "web1"})
+				r.do("www.b.example", req{from: c1, target: "/", host: "www.b.example"}, want{status: 200, server: "web2"})
+				r.do("unknown host", req{from: c1, target: "/", host: "www.c.example"}, want{status: 200, server: "web1"})
+				r.do("case differs", req{from: c1, target: "/", host: "WWW.B.EXAMPLE"}, want{})
+				r.do("with port", req{from: c1, target: "/", host: "www.b.example:80"}, want{})
+				r.do("unknown name stops the rules", req{from: c1, target: "/", host: "www.c.example", hdrs: []string{"X-B: 1"}}, want{status: 200, server: "web1"})
+				r.do("no Host: the next rule", req{from: c1, target: "/", host: "-", hdrs: []string{"X-B: 1"}}, want{status: 200, server: "web2"})
+				r.doMany("keep-alive across hosts", c1, []req{{target: "/", host: "www.b.example"}, {target: "/", host: "www.a.example"}, {target: "/", host: "www.b.example"}},
+					[]want{{status: 200, server: "web2"}, {status: 200, server: "web1"}, {status: 200, server: "web2"}})
+			},
+		},
+		{
 			// 七: .php goes to the dynamic server, everything else to the static one.
 			name: "php-to-dynamic",
 			cfg: head + web + "    acl php path_end -i .php\n    use_backend dynamic if php\n    default_backend static\n" +
@@ -248,6 +307,13 @@ func TestSeedScenarios(t *testing.T) {
 				r.do("/index.php.bak", req{from: c1, target: "/index.php.bak"}, want{status: 404, server: "web1"})
 				r.do("/index.html", req{from: c1, target: "/index.html"}, want{status: 200, server: "web1"})
 				r.do("/images/none.png", req{from: c1, target: "/images/none.png"}, want{status: 404, server: "web1"})
+				var ka []req
+				var kw []want
+				for i := 0; i < 6; i++ {
+					ka = append(ka, req{target: "/"}, req{target: "/index.php"})
+					kw = append(kw, want{status: 200, server: "web1"}, want{status: 200, server: "web2"})
+				}
+				r.doMany("one keep-alive connection", c1, ka, kw)
 				r.do("POST /index.php", req{from: c2, method: "POST", target: "/index.php", body: []byte("a=1"),
 					ctype: "application/x-www-form-urlencoded"}, want{status: 200, server: "web2"})
 			},
@@ -291,6 +357,13 @@ func TestSeedScenarios(t *testing.T) {
 				}
 				r.do("POST elsewhere goes to the writer", req{from: c1, method: "POST", target: "/index.html", body: []byte("x")}, want{server: "web2"})
 				r.do("GET / goes to the reader", req{from: c1, target: "/"}, want{status: 200, server: "web1"})
+				r.do("DELETE goes to the reader", req{from: c1, method: "DELETE", target: "/images/logo.png"}, want{server: "web1"})
+				r.doMany("keep-alive: upload then read", c2, []req{
+					{method: "PUT", target: "/upload.php?ka.png", body: img, ctype: "image/png"},
+					{target: "/images/ka.png"},
+					{method: "POST", target: "/upload/", body: []byte("x")},
+					{target: "/"},
+				}, []want{{status: 201, server: "web2"}, {status: 200, server: "web1"}, {server: "web2"}, {status: 200, server: "web1"}})
 			},
 		},
 		// Cookie persistence: holds across 100 requests and moves when its server goes down, once seen down by the

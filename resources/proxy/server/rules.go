@@ -53,10 +53,19 @@ func (h *httpConn) route(start time.Time, tR time.Duration, reqLine string) (be 
 	}
 	be = fe.defBE
 	for _, ub := range fe.useBackends {
-		if ub.cond.Eval(h) {
-			be = ub.be
+		if !ub.cond.Eval(h) {
+			continue
+		}
+		if ub.name != nil {
+			// haproxy (process_switching_rules): a dynamic name that names no backend of the same mode stops
+			// the use_backend rules; default_backend applies.
+			if b := ub.backends[ub.name.Render(h)]; b != nil && b.cfg.Mode == fe.cfg.Mode {
+				be = b
+			}
 			break
 		}
+		be = ub.be
+		break
 	}
 	h.curBE = be
 	if be != nil && be.cfg != fe.cfg {

@@ -104,6 +104,9 @@ type frontend struct {
 type useBackend struct {
 	be   *backend
 	cond *acl.Cond
+	// dynamic use_backend: the rendered name is looked up in backends (this configuration's)
+	name     *acl.Format
+	backends map[string]*backend
 }
 
 // New returns a Server for cfg. It does nothing until Start. log receives the proxy's own events
@@ -431,6 +434,10 @@ func (s *Server) build(cfg *config.Config, old *runtime) (*runtime, error) {
 			fe.defBE = rt.backends[px.DefaultBackend]
 		}
 		for _, ub := range px.UseBackends {
+			if ub.Dynamic != nil {
+				fe.useBackends = append(fe.useBackends, useBackend{cond: ub.Cond, name: ub.Dynamic, backends: rt.backends})
+				continue
+			}
 			if b := rt.backends[ub.Backend]; b != nil {
 				fe.useBackends = append(fe.useBackends, useBackend{be: b, cond: ub.Cond})
 			}
