@@ -194,6 +194,9 @@ func TestSeedScenarios(t *testing.T) {
 				r.do("denied client /index.html", req{from: c2, target: "/index.html"}, want{status: 403, server: "-"})
 				r.do("denied client POST", req{from: c2, method: "POST", target: "/upload.php", body: []byte("x")}, want{status: 403, server: "-"})
 				r.do("allowed client missing page", req{from: c1, target: "/nothing.html"}, want{status: 404, server: "web1"})
+				r.doMany("denied client keep-alive", c2, []req{{target: "/"}, {target: "/index.html"}}, []want{{status: 403}, {}})
+				r.doMany("allowed client keep-alive with a 404", c1, []req{{target: "/nothing"}, {target: "/"}, {target: "/index.html"}},
+					[]want{{status: 404, server: "web1"}, {status: 200, server: "web1"}, {status: 200, server: "web1"}})
 			},
 		},
 		{
@@ -214,6 +217,8 @@ func TestSeedScenarios(t *testing.T) {
 				a = r.do("failing backend", req{from: c1, target: "/broken/page"}, want{status: 302, server: "-", location: loc})
 				r.do("failing backend follows Location", req{from: c1, target: a.Location}, want{status: 200, server: "proxy"})
 				r.do("a server's own 404 passes", req{from: c1, target: "/nothing.html"}, want{status: 404, server: "web1"})
+				r.doMany("keep-alive: failing then fine", c1, []req{{target: "/broken/x"}, {target: "/"}}, []want{{status: 302}, {}})
+				r.doMany("keep-alive: denied", c2, []req{{target: "/"}, {target: "/"}}, []want{{status: 302}, {}})
 			},
 		},
 		{
@@ -314,6 +319,16 @@ func TestSeedScenarios(t *testing.T) {
 					kw = append(kw, want{status: 200, server: "web1"}, want{status: 200, server: "web2"})
 				}
 				r.doMany("one keep-alive connection", c1, ka, kw)
+				as, err := sendPipelined(c1, ka)
+				if err != nil {
+					r.t.Fatalf("%s: pipelined: %v", r.kind, err)
+				}
+				for i, a := range as {
+					r.steps = append(r.steps, step{label: fmt.Sprintf("pipelined #%d %s", i, ka[i].target), ans: a})
+					if a.Status != kw[i].status || a.Server != kw[i].server {
+						r.t.Errorf("%s: pipelined #%d: %s, want %d from %s", r.kind, i, a, kw[i].status, kw[i].server)
+					}
+				}
 				r.do("POST /index.php", req{from: c2, method: "POST", target: "/index.php", body: []byte("a=1"),
 					ctype: "application/x-www-form-urlencoded"}, want{status: 200, server: "web2"})
 			},
@@ -349,6 +364,11 @@ func TestSeedScenarios(t *testing.T) {
 				a = r.do("read the large image", req{from: c1, target: "/images/big.png"}, want{status: 200, server: "web1"})
 				if a.Body != string(big) {
 					r.t.Errorf("%s: the large image read back differs: %d bytes, want %d", r.kind, len(a.Body), len(big))
+				}
+				r.do("PUT chunked", req{from: c1, method: "PUT", target: "/upload.php?chunked.png", body: big, chunked: true, ctype: "image/png"}, want{status: 201, server: "web2"})
+				a = r.do("read the chunked upload", req{from: c2, target: "/images/chunked.png"}, want{status: 200, server: "web1"})
+				if a.Body != string(big) {
+					r.t.Errorf("%s: the chunked upload read back differs: %d bytes", r.kind, len(a.Body))
 				}
 				r.curlPut("curl -T (Expect: 100-continue)", "curl.png", img)
 				a = r.do("read the curl upload", req{from: c2, target: "/images/curl.png"}, want{status: 200, server: "web1"})
@@ -386,6 +406,13 @@ func TestSeedScenarios(t *testing.T) {
 				if n["web1"] != 10 || n["web2"] != 20 {
 					r.t.Errorf("%s: weights 1:2 gave %v", r.kind, n)
 				}
+				var ka []req
+				var kw []want
+				for i := 0; i < 9; i++ {
+					ka = append(ka, req{target: "/"})
+					kw = append(kw, want{status: 200})
+				}
+				r.doMany("roundrobin on one keep-alive connection", c2, ka, kw)
 				s1 := r.do("source client1", req{from: c1, target: "/src/"}, want{status: 404})
 				s2 := r.do("source client2", req{from: c2, target: "/src/"}, want{status: 404})
 				for i := 0; i < 10; i++ {

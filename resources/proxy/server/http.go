@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -206,9 +207,9 @@ func (h *httpConn) serveOne(first bool) bool {
 	}
 	if be == nil {
 		fe.cnt.status(503)
-		h.writeError(503)
+		keep := h.answerError(503)
 		h.log(&logfmt.Entry{Backend: fe.cfg.Name, Server: "<NOSRV>", Status: 503, Term: "SC--", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}, start, reqLine, nil)
-		return false
+		return keep
 	}
 	h.sess.be.Store(be)
 	return h.forward(be, start, tR, reqLine)
@@ -258,9 +259,9 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			fe.cnt.status(503)
 			be.cnt.status(503)
 			e.Status, e.Term = 503, term
-			h.writeError(503)
+			keep := h.answerError(503)
 			h.log(e, start, reqLine, be)
-			return false
+			return keep
 		}
 		bc = res.conn
 		// write the request head
@@ -530,20 +531,84 @@ func (h *httpConn) account(be *backend, sv *srv, in, out int64, e *logfmt.Entry,
 	h.log(e, start, reqLine, be)
 }
 
-// writeError answers status with the backend's or frontend's errorfile/errorloc, else haproxy's built-in page.
-func (h *httpConn) writeError(status int) {
-	resp := httpx.ErrorResponse(status)
+// errorPage returns the answer for status: the backend's or frontend's errorfile/errorloc, else haproxy's
+// built-in page (builtin true).
+func (h *httpConn) errorPage(status int) (resp []byte, builtin bool) {
 	if be := h.curBE; be != nil && be.cfg.ErrorFiles[status] != nil {
-		resp = be.cfg.ErrorFiles[status]
-	} else if b := h.fe.cfg.ErrorFiles[status]; b != nil {
-		resp = b
+		return be.cfg.ErrorFiles[status], false
 	}
+	if b := h.fe.cfg.ErrorFiles[status]; b != nil {
+		return b, false
+	}
+	return httpx.ErrorResponse(status), true
+}
+
+// saysClose reports whether a raw response's head has "Connection: close".
+func saysClose(resp []byte) bool {
+	head, _, _ := bytes.Cut(resp, []byte("\r\n\r\n"))
+	for _, line := range bytes.Split(head, []byte("\r\n"))[1:] {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("connection")) && bytes.Contains(bytes.ToLower(val), []byte("close")) {
+			return true
+		}
+	}
+	return false
+}
+
+// withClose returns resp with a "Connection: close" header when it has none: the connection closes after it.
+func withClose(resp []byte) []byte {
+	if saysClose(resp) {
+		return resp
+	}
+	i := bytes.Index(resp, []byte("\r\n"))
+	if i < 0 {
+		return resp
+	}
+	out := make([]byte, 0, len(resp)+19)
+	out = append(out, resp[:i+2]...)
+	out = append(out, "Connection: close\r\n"...)
+	return append(out, resp[i+2:]...)
+}
+
+// writeError answers status with the backend's or frontend's errorfile/errorloc, else haproxy's built-in page;
+// the connection closes after it, and the answer says so.
+func (h *httpConn) writeError(status int) {
+	resp, _ := h.errorPage(status)
+	resp = withClose(resp)
 	if h.bw != nil {
 		h.bw.Write(resp)
 		_ = h.bw.Flush()
 		return
 	}
 	_, _ = h.c.Write(resp)
+}
+
+// answerError answers status for a complete, well-formed request that the proxy refuses or cannot serve (deny,
+// no backend, no server). As haproxy 2.6, the client connection stays open for the next request unless the
+// client asked to close, the request body cannot be read to its end, or the page itself says close. It returns
+// whether to keep the connection.
+func (h *httpConn) answerError(status int) bool {
+	keep := !h.req.ConnClose && !h.req.HadCLAndTE
+	if k := h.req.RequestBody(); k != httpx.BodyNone {
+		if _, err := httpx.CopyBody(bufio.NewWriter(io.Discard), h.br, k, h.req.ContentLength, 400); err != nil {
+			keep = false
+		}
+	}
+	resp, builtin := h.errorPage(status)
+	if builtin {
+		resp = bytes.Replace(resp, []byte("Connection: close\r\n"), nil, 1)
+	}
+	if saysClose(resp) {
+		keep = false
+	}
+	if !keep {
+		resp = withClose(resp)
+	}
+	h.bw.Write(resp)
+	if err := h.bw.Flush(); err != nil {
+		return false
+	}
+	return keep
 }
 
 func (h *httpConn) writeRaw(status int, ctype, body string, extra []string) {

@@ -94,13 +94,16 @@ rules:
 			break rules
 		case "deny":
 			h.fe.cnt.dreq.Add(1)
+			keep := false
 			if r.Body != "" {
+				h.drainBody()
 				h.respond(r.Status, r.ContentType, r.Body, nil)
+				keep = !h.req.ConnClose
 			} else {
-				h.writeError(r.Status)
+				keep = h.answerError(r.Status) // haproxy 2.6 keeps the connection after a deny
 			}
 			h.ruleLog(be, r.Status, "PR--", start, tR, reqLine)
-			return true, false
+			return true, keep
 		case "auth":
 			h.drainBody()
 			_, msg := httpx.StatusText(401)
