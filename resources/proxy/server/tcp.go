@@ -99,12 +99,31 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		}
 		s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, &e, false), time.Now())
 	}()
+	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}
+	if !tcpRules(fe.cfg.TCPContent, l4) {
+		fe.cnt.dreq.Add(1)
+		term = "PR"
+		return
+	}
+	// use_backend applies in TCP mode too (with layer 4 fetches), then default_backend
+	for _, ub := range fe.useBackends {
+		if !ub.cond.Eval(l4) {
+			continue
+		}
+		if ub.name != nil {
+			if b := ub.backends[ub.name.Render(l4)]; b != nil && b.cfg.Mode == fe.cfg.Mode {
+				be = b
+			}
+			break
+		}
+		be = ub.be
+		break
+	}
 	if be == nil {
 		term = "PC"
 		return
 	}
-	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}
-	if !tcpRules(fe.cfg.TCPContent, l4) || (be.cfg != fe.cfg && !tcpRules(be.cfg.TCPContent, l4)) {
+	if be.cfg != fe.cfg && !tcpRules(be.cfg.TCPContent, l4) {
 		fe.cnt.dreq.Add(1)
 		term = "PR"
 		return
