@@ -195,6 +195,10 @@ func TestSeedScenarios(t *testing.T) {
 				r.do("denied client POST", req{from: c2, method: "POST", target: "/upload.php", body: []byte("x")}, want{status: 403, server: "-"})
 				r.do("allowed client missing page", req{from: c1, target: "/nothing.html"}, want{status: 404, server: "web1"})
 				r.doMany("denied client keep-alive", c2, []req{{target: "/"}, {target: "/index.html"}}, []want{{status: 403}, {}})
+				r.doMany("denied client keep-alive after a POST", c2, []req{{method: "POST", target: "/upload.php", body: bytes.Repeat([]byte("x"), 3000)}, {target: "/"}},
+					[]want{{status: 403}, {}})
+				r.doMany("denied client keep-alive after a chunked POST", c2, []req{{method: "POST", target: "/upload.php", body: bytes.Repeat([]byte("y"), 5000), chunked: true}, {target: "/"}},
+					[]want{{status: 403}, {}})
 				r.doMany("allowed client keep-alive with a 404", c1, []req{{target: "/nothing"}, {target: "/"}, {target: "/index.html"}},
 					[]want{{status: 404, server: "web1"}, {status: 200, server: "web1"}, {status: 200, server: "web1"}})
 			},
@@ -250,6 +254,9 @@ func TestSeedScenarios(t *testing.T) {
 				r.do("server's own 503", req{from: c1, target: "/fail.php"}, want{status: 503, server: "web1"})
 				r.do("server timeout via backend errorloc", req{from: c1, target: "/slow.php"}, want{status: 302, server: "-", location: node + "/timeout.html"})
 				r.do("HEAD denied", req{from: c2, method: "HEAD", target: "/"}, want{status: 303, server: "-", location: node + "/denied.html"})
+				r.doMany("keep-alive: timeout then a page", c1, []req{{target: "/slow.php"}, {target: "/"}}, []want{{status: 302}, {}})
+				r.doMany("keep-alive: redirect then a page", c1, []req{{target: "/old/x"}, {method: "POST", target: "/move/y", body: []byte("form=1")}, {target: "/"}},
+					[]want{{status: 301}, {status: 307}, {}})
 			},
 		},
 		{

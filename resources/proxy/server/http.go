@@ -259,7 +259,12 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			fe.cnt.status(503)
 			be.cnt.status(503)
 			e.Status, e.Term = 503, term
-			keep := h.answerError(503)
+			keep := false
+			if closeClient {
+				h.writeError(503)
+			} else {
+				keep = h.answerError(503)
+			}
 			h.log(e, start, reqLine, be)
 			return keep
 		}
@@ -327,12 +332,13 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 				}
 				return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--")
 			}
+			bodyRead := (bodyKind == httpx.BodyNone || !h.req.Expect100) && !closeClient
 			if isTimeout(err) {
-				return h.serverFailed(be, res, bc, e, start, reqLine, 504, "sH--")
+				return h.serverFailedHead(be, res, bc, e, start, reqLine, 504, "sH--", bodyRead)
 			}
 			sv.st.cnt.eresp.Add(1)
 			be.cnt.eresp.Add(1)
-			return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--")
+			return h.serverFailedHead(be, res, bc, e, start, reqLine, 502, "SH--", bodyRead)
 		}
 		if h.resp.Status >= 100 && h.resp.Status < 200 && h.resp.Status != 101 {
 			gotInterim = true
@@ -493,6 +499,21 @@ func (h *httpConn) serverFailed(be *backend, res connectResult, bc *beConn, e *l
 	return false
 }
 
+// serverFailedHead is serverFailed for a server that failed (502) or timed out (504) before its response head,
+// once the whole request was read from the client: as haproxy 2.6, the client connection stays open (the
+// server's is closed).
+func (h *httpConn) serverFailedHead(be *backend, res connectResult, bc *beConn, e *logfmt.Entry, start time.Time, reqLine string, status int, term string, bodyRead bool) bool {
+	if !bodyRead {
+		return h.serverFailed(be, res, bc, e, start, reqLine, status, term)
+	}
+	h.fe.cnt.status(status)
+	be.cnt.status(status)
+	keep := h.answerErrorAfterBody(status)
+	e.Status = status
+	h.finish(be, res.srv, bc, false, 0, 0, e, start, reqLine, term)
+	return keep
+}
+
 // finish releases or closes the server connection, frees the server slot, counts bytes and logs.
 func (h *httpConn) finish(be *backend, sv *srv, bc *beConn, reuse bool, in, out int64, e *logfmt.Entry, start time.Time, reqLine, term string) {
 	h.releaseServer(be, sv, bc, reuse)
@@ -588,12 +609,18 @@ func (h *httpConn) writeError(status int) {
 // client asked to close, the request body cannot be read to its end, or the page itself says close. It returns
 // whether to keep the connection.
 func (h *httpConn) answerError(status int) bool {
-	keep := !h.req.ConnClose && !h.req.HadCLAndTE
 	if k := h.req.RequestBody(); k != httpx.BodyNone {
 		if _, err := httpx.CopyBody(bufio.NewWriter(io.Discard), h.br, k, h.req.ContentLength, 400); err != nil {
-			keep = false
+			h.writeError(status)
+			return false
 		}
 	}
+	return h.answerErrorAfterBody(status)
+}
+
+// answerErrorAfterBody is answerError once the request body was read.
+func (h *httpConn) answerErrorAfterBody(status int) bool {
+	keep := !h.req.ConnClose && !h.req.HadCLAndTE
 	resp, builtin := h.errorPage(status)
 	if builtin {
 		resp = bytes.Replace(resp, []byte("Connection: close\r\n"), nil, 1)

@@ -220,8 +220,12 @@ func (h *httpConn) redirect(r *config.Redirect, be *backend, start time.Time, tR
 		}
 		loc = to + "://" + host + rest
 	}
-	h.drainBody()
-	closeAfter := h.req.ConnClose
+	// haproxy 2.6 keeps the connection after a redirect only when the request has no body (a Content-Length of
+	// 0 is none); otherwise it answers with "connection: close" and closes.
+	closeAfter := h.req.ConnClose || h.req.Chunked || h.req.ContentLength > 0
+	if !closeAfter {
+		h.drainBody()
+	}
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(r.Code) + " " + redirectReason[r.Code] + "\r\n")
 	b.WriteString("content-length: 0\r\nlocation: " + loc + "\r\ncache-control: no-cache\r\n")
