@@ -610,12 +610,36 @@ func (h *httpConn) writeError(status int) {
 // whether to keep the connection.
 func (h *httpConn) answerError(status int) bool {
 	if k := h.req.RequestBody(); k != httpx.BodyNone {
-		if _, err := httpx.CopyBody(bufio.NewWriter(io.Discard), h.br, k, h.req.ContentLength, 400); err != nil {
+		// Like haproxy, a body that fits in a buffer is skipped to keep the connection; a larger one is not
+		// waited for: the answer closes the connection.
+		if k == httpx.BodyLength && h.req.ContentLength > bufSize {
+			h.writeError(status)
+			return false
+		}
+		w := bufio.NewWriterSize(&capWriter{max: bufSize}, 512)
+		_, err := httpx.CopyBody(w, h.br, k, h.req.ContentLength, 400)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
 			h.writeError(status)
 			return false
 		}
 	}
 	return h.answerErrorAfterBody(status)
+}
+
+// capWriter discards what it is given and fails once more than max bytes came.
+type capWriter struct{ n, max int }
+
+var errBodyTooLarge = errors.New("request body larger than a buffer")
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	if w.n > w.max {
+		return 0, errBodyTooLarge
+	}
+	return len(p), nil
 }
 
 // answerErrorAfterBody is answerError once the request body was read.

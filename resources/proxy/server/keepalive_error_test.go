@@ -80,6 +80,18 @@ backend live
 	if n, err := br.ReadByte(); err == nil {
 		t.Errorf("data after the closing answer: %q", n)
 	}
+	// a denied request whose body has not arrived whole: answered at once, and the connection closes
+	c3, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	_ = c3.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c3, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nonly the start")
+	resp3, err := http.ReadResponse(bufio.NewReader(c3), nil)
+	if err != nil || resp3.StatusCode != 403 || !resp3.Close {
+		t.Errorf("deny of a request whose body is still coming: %v %v", resp3, err)
+	}
 	// a redirect of a request with a body: "Connection: close", as haproxy
 	c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
