@@ -3,21 +3,12 @@
 # its cable pulled at the same moment (until the survivor reports itself DC with quorum), false failovers in
 # an idle run, the `crm configure property` round trip, and idle CPU and RSS of one clusterd.
 #   BENCH_RUNS (10)  BENCH_IDLE seconds (300)  BENCH_RTT_RUNS (20)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-export PATH=/usr/local/go/bin:$PATH
-[ "$(id -u)" = 0 ] || { echo "bench: run as root" >&2; exit 1; }
-scripts/deps.sh >/dev/null
+BENCH_NAME=bench TOPO_PREFIX="db$$"
+# shellcheck source=../lib/bench.sh
+source "$(dirname "$0")/../lib/bench.sh"
 RUNS=${BENCH_RUNS:-10}
 IDLE=${BENCH_IDLE:-300}
 RTT_RUNS=${BENCH_RTT_RUNS:-20}
-
-WORK=$(mktemp -d /tmp/duet-bench.XXXXXX)
-TOPO_PREFIX="db$$"
-# shellcheck source=../lib/topo.sh
-source scripts/lib/topo.sh
-trap 'set +e; topo_cleanup; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
 
 go build -o "$WORK/bin/" ./cmd/clusterd ./cmd/crm ./internal/demo/waitdc
 BIN=$WORK/bin

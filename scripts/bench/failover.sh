@@ -6,20 +6,11 @@
 # VIP is removed before its cable comes back, as a reboot would). Planned: `crm node standby` for Duet; for keepalived
 # a priority drop to 0 (a clean stop of the master, which advertises priority 0).
 #   BENCH_RUNS (10)  BENCH_IDLE seconds of idle for the false-failover check (300)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-export PATH=/usr/local/go/bin:$PATH
-[ "$(id -u)" = 0 ] || { echo "bench: run as root" >&2; exit 1; }
-scripts/deps.sh >/dev/null
+BENCH_NAME=failover TOPO_PREFIX="df$$"
+# shellcheck source=../lib/bench.sh
+source "$(dirname "$0")/../lib/bench.sh"
 RUNS=${BENCH_RUNS:-10}
 IDLE=${BENCH_IDLE:-300}
-
-WORK=$(mktemp -d /tmp/duet-failover.XXXXXX)
-TOPO_PREFIX="df$$"
-# shellcheck source=../lib/topo.sh
-source scripts/lib/topo.sh
-trap 'set +e; topo_cleanup; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
 exec 3>&2 # the shell reports killed jobs on stderr; keep the table clean
 go build -o "$WORK/bin/" ./cmd/clusterd ./cmd/crm ./internal/demo/namesrv ./internal/demo/probe
 BIN=$WORK/bin
