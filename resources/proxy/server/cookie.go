@@ -108,7 +108,7 @@ func (h *httpConn) cookieResponse(be *backend, sv *srv, p persistence) {
 			}
 			return
 		}
-		if ck.Preserve && h.resp.Has("set-cookie") && hasCookie(&h.resp, ck.Name) {
+		if ck.Preserve && h.resp.Has("set-cookie") && hasCookie(h.resp, ck.Name) {
 			return
 		}
 		v := ck.Name + "=" + sv.cfg.Cookie + "; path=/"
@@ -125,7 +125,7 @@ func (h *httpConn) cookieResponse(be *backend, sv *srv, p persistence) {
 			v += "; " + a
 		}
 		h.resp.Add("Set-Cookie", v)
-		if ck.NoCache && cacheable(&h.resp, string(h.req.Method)) {
+		if ck.NoCache && cacheable(h.resp, string(h.req.Method)) {
 			h.resp.Add("Cache-control", "private")
 		}
 	case "rewrite", "prefix":

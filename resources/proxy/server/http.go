@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,48 +19,102 @@ import (
 	"github.com/duet-ha/duet/resources/proxy/logfmt"
 )
 
-// httpConn is one client connection in HTTP mode.
+// httpConn is one client connection in HTTP mode. What it needs only while serving a request (the request and
+// response heads, the log entry, the small read buffer, the bufio buffers) is pooled and attached while it is busy:
+// an idle keep-alive connection, parked without a goroutine (parker), holds none of it.
 type httpConn struct {
 	s       *Server
 	fe      *frontend
 	sess    *session
 	c       *dconn
+	st      *reqState // attached while busy
+	req     *httpx.Head
+	resp    *httpx.Head
+	entry   *logfmt.Entry
 	pc      prefixConn
 	br      *bufio.Reader
 	bw      *bufio.Writer
-	req     httpx.Head
-	resp    httpx.Head
 	feName  string
 	dstPort int
 	src     netip.Addr
 	srcStr  string
 	lbreq   balance.Request
-	entry   logfmt.Entry
 	end     func()   // ends the connection (once)
 	curBE   *backend // backend of the request being served (error files)
 	lst     *listener
 	idle    atomic.Bool
+	fd      int32     // socket of a plain TCP connection (parking); -1 when it cannot park
+	until   time.Time // end of the wait for the next request, kept across a park
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
 }
 
+// reqState is the pooled part of a busy connection.
+type reqState struct {
+	req, resp httpx.Head
+	entry     logfmt.Entry
+	prefix    [512]byte
+}
+
+var reqStatePool = sync.Pool{New: func() any { return new(reqState) }}
+
+func (h *httpConn) attach() {
+	if h.st != nil {
+		return
+	}
+	st := reqStatePool.Get().(*reqState)
+	h.st, h.req, h.resp, h.entry, h.pc.b = st, &st.req, &st.resp, &st.entry, &st.prefix
+}
+
+func (h *httpConn) detach() {
+	if h.st == nil {
+		return
+	}
+	reqStatePool.Put(h.st)
+	h.st, h.req, h.resp, h.entry, h.pc.b = nil, nil, nil, nil, nil
+}
+
 func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int, end func()) {
-	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, end: end}
+	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, end: end, fd: -1}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.pc.c = h.c
 	h.src = srcAddr(c.RemoteAddr())
 	h.srcStr = c.RemoteAddr().String()
 	h.lbreq.Src = h.src
-	h.lbreq.Headers = h.req.Get
+	h.lbreq.Headers = h.Headers
+	if s.parker != nil {
+		h.fd = socketFD(c)
+	}
 	s.httpConns.Store(h, struct{}{})
+	h.attach()
 	h.run(true)
 }
 
-// run serves requests until the connection ends. When the connection goes idle it continues on a fresh goroutine
-// and returns, so an idle keep-alive connection holds a small stack and no buffers.
+// socketFD is the descriptor of a plain TCP connection, or -1 (TLS connections may hold decrypted bytes that
+// readiness of the socket does not show, so they do not park).
+func socketFD(c net.Conn) int32 {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return -1
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := int32(-1)
+	if rc.Control(func(v uintptr) { fd = int32(v) }) != nil {
+		return -1
+	}
+	return fd
+}
+
+// run serves requests until the connection ends or parks.
 func (h *httpConn) run(first bool) {
 	for {
-		if !h.waitRequest(first) {
+		switch h.waitRequest(first) {
+		case waitParked:
+			return
+		case waitEnd:
 			h.close()
 			return
 		}
@@ -69,16 +124,24 @@ func (h *httpConn) run(first bool) {
 			h.close()
 			return
 		}
-		if h.br.Buffered() == 0 {
-			h.releaseBuffers()
-			h.s.wg.Add(1)
-			go func() {
-				defer h.s.wg.Done()
-				h.run(false)
-			}()
-			return
-		}
 	}
+}
+
+// resume continues a connection that was parked, on a fresh goroutine, when its socket became readable.
+func (h *httpConn) resume(first bool) {
+	h.attach()
+	h.run(first)
+}
+
+// parkTimeout ends a parked connection whose wait ran out: silently after a keep-alive, with haproxy's 408 when
+// no request ever came.
+func (h *httpConn) parkTimeout(first bool) {
+	if first {
+		h.fe.cnt.ereq.Add(1)
+		_, _ = h.c.Conn.Write(httpx.ErrorResponse(408))
+		h.logError(408, "cR", nil, time.Now())
+	}
+	h.close()
 }
 
 func (h *httpConn) releaseBuffers() {
@@ -94,35 +157,70 @@ func (h *httpConn) releaseBuffers() {
 
 func (h *httpConn) close() {
 	h.releaseBuffers()
+	h.detach()
 	h.s.httpConns.Delete(h)
 	h.end()
 }
 
-// waitRequest waits for the first byte of the next request without holding buffers (idle keep-alive connections
-// cost no buffer memory), then attaches pooled buffers.
-func (h *httpConn) waitRequest(first bool) bool {
-	t := h.fe.cfg.Timeouts
-	to := t.HTTPRequest
-	if !first && t.HTTPKeepAlive > 0 {
-		to = t.HTTPKeepAlive
-	}
-	if to == 0 {
-		to = t.Client
-	}
+type waitResult int
+
+const (
+	waitReady  waitResult = iota // a request has arrived
+	waitEnd                      // the connection ends (closed, timed out, stopping)
+	waitParked                   // handed to the parker: the caller's goroutine must return
+)
+
+// waitRequest waits for the first byte of the next request. It holds no bufio buffers while waiting; after
+// idleGrace it parks the connection (no goroutine, no pooled state) when it can. Then it attaches buffers.
+func (h *httpConn) waitRequest(first bool) waitResult {
 	if h.br != nil && h.br.Buffered() > 0 {
 		// pipelined request already buffered
-		return true
+		return waitReady
 	}
 	h.releaseBuffers()
-	h.c.setRead(to)
+	now := time.Now()
+	if h.until.IsZero() {
+		t := h.fe.cfg.Timeouts
+		to := t.HTTPRequest
+		if !first && t.HTTPKeepAlive > 0 {
+			to = t.HTTPKeepAlive
+		}
+		if to == 0 {
+			to = t.Client
+		}
+		if to > 0 {
+			h.until = now.Add(to)
+		} else {
+			h.until = now.Add(100 * 365 * 24 * time.Hour) // no timeout configured: wait as long as the client
+		}
+	}
+	p := h.s.parker
+	if h.fd >= 0 && p != nil && h.until.Sub(now) > idleGrace {
+		h.c.setRead(idleGrace)
+		n, err := h.c.Conn.Read(h.pc.b[:])
+		if n == 0 && isTimeout(err) && !h.s.draining.Load() {
+			h.detach()
+			if p.park(h, int(h.fd), h.until, first) {
+				return waitParked
+			}
+			h.attach()
+		} else {
+			return h.gotFirstBytes(n, err, first)
+		}
+	}
+	h.c.setRead(max(time.Until(h.until), time.Nanosecond))
 	h.idle.Store(true)
 	if h.s.draining.Load() {
 		// stopping: Stop may have looked at this connection before it went idle
 		h.idle.Store(false)
-		return false
+		return waitEnd
 	}
 	n, err := h.c.Conn.Read(h.pc.b[:])
 	h.idle.Store(false)
+	return h.gotFirstBytes(n, err, first)
+}
+
+func (h *httpConn) gotFirstBytes(n int, err error, first bool) waitResult {
 	h.pc.off, h.pc.n = 0, n
 	if n == 0 || err != nil {
 		if first && isTimeout(err) {
@@ -131,11 +229,12 @@ func (h *httpConn) waitRequest(first bool) bool {
 			_, _ = h.c.Conn.Write(httpx.ErrorResponse(408))
 			h.logError(408, "cR", nil, time.Now())
 		}
-		return false
+		return waitEnd
 	}
+	h.until = time.Time{}
 	h.br = getReader(&h.pc)
 	h.bw = getWriter(h.c)
-	return true
+	return waitReady
 }
 
 // serveOne handles one request; it reports whether the client connection stays open.
@@ -221,8 +320,8 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	be.cnt.open(time.Now())
 	defer be.cnt.scur.Add(-1)
 	be.cnt.reqTot.Add(1)
-	h.entry = logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
-	e := &h.entry // reused per connection: no allocation per request
+	*h.entry = logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
+	e := h.entry // pooled with the connection's busy state: no allocation per request
 	opts := be.cfg.Options
 	closeServer := opts.HTTPServerClose || opts.HTTPClose || fe.cfg.Options.HTTPServerClose || fe.cfg.Options.HTTPClose
 	closeClient := h.req.ConnClose || opts.HTTPClose || fe.cfg.Options.HTTPClose || h.req.HadCLAndTE

@@ -63,6 +63,7 @@ type Server struct {
 	conns     map[net.Conn]struct{}
 	httpConns sync.Map    // *httpConn -> struct{}: HTTP client connections, for closing idle ones on Stop
 	draining  atomic.Bool // Stop was called: keep-alive connections close after their response
+	parker    *parker     // idle HTTP connections without a goroutine (nil: they keep theirs)
 
 	started  time.Time
 	actconn  atomic.Int64
@@ -168,14 +169,19 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.logs = logfmt.NewSender(g.LogTag, host, s.opts.Stdout, s.opts.Stderr)
+	if p, err := newParker(); err == nil {
+		s.parker = p
+		s.wg.Add(1)
+		go s.runParker(p)
+	} else {
+		s.log.Warn("idle connections keep their goroutine", "err", err)
+	}
 	if err := s.applyListeners(ctx, rt); err != nil {
-		s.closeAllLocked()
-		s.cancel()
+		s.abortStartLocked()
 		return fmt.Errorf("start proxy: %w", err)
 	}
 	if err := s.applySockets(rt); err != nil {
-		s.closeAllLocked()
-		s.cancel()
+		s.abortStartLocked()
 		return fmt.Errorf("start proxy: %w", err)
 	}
 	s.startChecks(rt)
@@ -234,6 +240,29 @@ func (s *Server) Reload(cfg *config.Config) error {
 	return nil
 }
 
+// abortStartLocked undoes a Start that failed half way.
+func (s *Server) abortStartLocked() {
+	s.closeAllLocked()
+	s.cancel()
+	if s.parker != nil {
+		s.parker.stop()
+	}
+}
+
+// runParker resumes parked connections on fresh goroutines until the parker stops.
+func (s *Server) runParker(p *parker) {
+	defer s.wg.Done()
+	p.run(s.resumeParked)
+}
+
+func (s *Server) resumeParked(h *httpConn, first bool) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		h.resume(first)
+	}()
+}
+
 // Stop closes the listeners and sockets, stops the checks, waits for established connections to finish until
 // ctx is done, then closes what is left and waits for every goroutine. It is idempotent.
 func (s *Server) Stop(ctx context.Context) error {
@@ -256,6 +285,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		return true
 	})
+	if s.parker != nil {
+		s.parker.stop()
+	}
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

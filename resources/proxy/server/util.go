@@ -74,7 +74,7 @@ func isTimeout(err error) bool {
 // this small buffer, and most requests arrive whole in it, so waiting costs no extra system call.
 type prefixConn struct {
 	c      io.Reader
-	b      [512]byte
+	b      *[512]byte // pooled with the connection's busy state
 	off, n int
 }
 
