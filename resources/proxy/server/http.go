@@ -37,14 +37,15 @@ type httpConn struct {
 	feName  string
 	dstPort int
 	src     netip.Addr
-	srcStr  string
 	lbreq   balance.Request
-	end     func()   // ends the connection (once)
 	curBE   *backend // backend of the request being served (error files)
 	lst     *listener
 	idle    atomic.Bool
 	fd      int32     // socket of a plain TCP connection (parking); -1 when it cannot park
 	until   time.Time // end of the wait for the next request, kept across a park
+	// parker bookkeeping (guarded by the parker's lock while parked)
+	parkIdx   int32
+	parkFirst bool
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
 }
@@ -74,18 +75,17 @@ func (h *httpConn) detach() {
 	h.st, h.req, h.resp, h.entry, h.pc.b = nil, nil, nil, nil, nil
 }
 
-func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int, end func()) {
-	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, end: end, fd: -1}
+func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int) {
+	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, fd: -1, parkIdx: -1}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.pc.c = h.c
 	h.src = srcAddr(c.RemoteAddr())
-	h.srcStr = c.RemoteAddr().String()
 	h.lbreq.Src = h.src
 	h.lbreq.Headers = h.Headers
 	if s.parker != nil {
 		h.fd = socketFD(c)
 	}
-	s.httpConns.Store(h, struct{}{})
+	sess.http.Store(h)
 	h.attach()
 	h.run(true)
 }
@@ -158,8 +158,8 @@ func (h *httpConn) releaseBuffers() {
 func (h *httpConn) close() {
 	h.releaseBuffers()
 	h.detach()
-	h.s.httpConns.Delete(h)
-	h.end()
+	h.sess.http.Store(nil)
+	h.sess.end()
 }
 
 type waitResult int
@@ -200,7 +200,7 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 		n, err := h.c.Conn.Read(h.pc.b[:])
 		if n == 0 && isTimeout(err) && !h.s.draining.Load() {
 			h.detach()
-			if p.park(h, int(h.fd), h.until, first) {
+			if p.park(h, first) {
 				return waitParked
 			}
 			h.attach()
@@ -797,7 +797,7 @@ func (h *httpConn) log(e *logfmt.Entry, start time.Time, reqLine string, be *bac
 	if fe.cfg.Options.DontLogNormal && e.Status > 0 && e.Status < 500 && strings.HasPrefix(e.Term, "--") {
 		return
 	}
-	e.Client = h.srcStr
+	e.Client = h.c.Conn.RemoteAddr().String()
 	e.Local = h.c.Conn.LocalAddr().String()
 	e.Accept = h.sess.accept
 	e.Request = start

@@ -59,11 +59,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loops, connection handlers, checkers, CLI
 
-	connMu    sync.Mutex
-	conns     map[net.Conn]struct{}
-	httpConns sync.Map    // *httpConn -> struct{}: HTTP client connections, for closing idle ones on Stop
-	draining  atomic.Bool // Stop was called: keep-alive connections close after their response
-	parker    *parker     // idle HTTP connections without a goroutine (nil: they keep theirs)
+	connMu   sync.Mutex
+	conns    map[net.Conn]struct{}
+	draining atomic.Bool // Stop was called: keep-alive connections close after their response
+	parker   *parker     // idle HTTP connections without a goroutine (nil: they keep theirs)
 
 	started  time.Time
 	actconn  atomic.Int64
@@ -74,7 +73,8 @@ type Server struct {
 	global   chan struct{} // process maxconn slots
 	logs     *logfmt.Sender
 	sessID   atomic.Uint64
-	sessions sync.Map // id -> *session (show sess)
+	sessMu   sync.Mutex
+	sessions map[uint64]*session // client connections (show sess, Stop)
 }
 
 // runtime is one configuration generation: frontends and backends built from one Config.
@@ -127,7 +127,7 @@ func NewWithOptions(cfg *config.Config, log *slog.Logger, o Options) *Server {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	s := &Server{log: log, opts: o, listeners: map[string]*listener{}, sockets: map[string]*cliSocket{}, conns: map[net.Conn]struct{}{}}
+	s := &Server{log: log, opts: o, listeners: map[string]*listener{}, sockets: map[string]*cliSocket{}, conns: map[net.Conn]struct{}{}, sessions: map[uint64]*session{}}
 	rt, err := s.build(cfg, nil)
 	if err == nil {
 		s.rt.Store(rt)
@@ -245,14 +245,14 @@ func (s *Server) abortStartLocked() {
 	s.closeAllLocked()
 	s.cancel()
 	if s.parker != nil {
-		s.parker.stop()
+		s.parker.stop((*httpConn).close)
 	}
 }
 
 // runParker resumes parked connections on fresh goroutines until the parker stops.
 func (s *Server) runParker(p *parker) {
 	defer s.wg.Done()
-	p.run(s.resumeParked)
+	p.run(s.resumeParked, (*httpConn).parkTimeout)
 }
 
 func (s *Server) resumeParked(h *httpConn, first bool) {
@@ -279,14 +279,13 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Unlock()
 	// like haproxy's soft stop: idle keep-alive connections close now, busy ones after their response
 	s.draining.Store(true)
-	s.httpConns.Range(func(k, _ any) bool {
-		if h := k.(*httpConn); h.idle.Load() {
+	for _, ss := range s.sessionList() {
+		if h := ss.http.Load(); h != nil && h.idle.Load() {
 			_ = h.c.Conn.Close()
 		}
-		return true
-	})
+	}
 	if s.parker != nil {
-		s.parker.stop()
+		s.parker.stop((*httpConn).close)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -305,6 +304,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		_ = c.Close()
 	}
 	s.connMu.Unlock()
+	for _, ss := range s.sessionList() {
+		_ = ss.client.Close()
+	}
 	<-done
 	for _, be := range rt.backends {
 		for _, sv := range be.servers {
@@ -353,6 +355,17 @@ func (s *Server) Addrs() map[string][]net.Addr {
 		l := s.listeners[k]
 		fe := l.fe.Load()
 		out[fe.cfg.Name] = append(out[fe.cfg.Name], l.ln.Addr())
+	}
+	return out
+}
+
+// sessionList is a snapshot of the live client connections.
+func (s *Server) sessionList() []*session {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, ss)
 	}
 	return out
 }
@@ -717,21 +730,18 @@ func (s *Server) acceptLoop(l *listener) {
 				}
 			}
 		}
-		s.track(c)
-		release := func() {
-			s.untrack(c)
-			_ = c.Close()
-			if fe.sem != nil {
-				<-fe.sem
-			}
-			<-s.global
-		}
+		sess := &session{id: s.sessID.Add(1), s: s, fe: fe, client: c, accept: time.Now()}
+		s.sessMu.Lock()
+		s.sessions[sess.id] = sess
+		s.sessMu.Unlock()
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serve(c, l, fe, bind, release)
-		}()
+		go s.serveAccepted(sess, l, bind)
 	}
+}
+
+func (s *Server) serveAccepted(sess *session, l *listener, bind *config.Bind) {
+	defer s.wg.Done()
+	s.serve(sess, l, bind)
 }
 
 // dial connects to a server with the connect timeout.

@@ -221,13 +221,11 @@ func (s *Server) statsAdmin(body string) string {
 }
 
 func (s *Server) shutdownSessions(sv *srv) {
-	s.sessions.Range(func(_, v any) bool {
-		ss := v.(*session)
+	for _, ss := range s.sessionList() {
 		if ss.srv.Load() == sv {
 			_ = ss.client.Close()
 		}
-		return true
-	})
+	}
 }
 
 func (s *Server) node() string {
@@ -610,8 +608,7 @@ func boolInt(b bool) int {
 func (s *Server) Sessions() []string {
 	var out []string
 	now := time.Now()
-	s.sessions.Range(func(_, v any) bool {
-		ss := v.(*session)
+	for _, ss := range s.sessionList() {
 		be, sv := "<none>", "<none>"
 		if b := ss.be.Load(); b != nil {
 			be = b.cfg.Name
@@ -621,8 +618,7 @@ func (s *Server) Sessions() []string {
 		}
 		out = append(out, fmt.Sprintf("%#x: proto=tcpv4 src=%s fe=%s be=%s srv=%s ts=00 epoch=0 age=%ds calls=0 rate=0 cpu=0 lat=0",
 			ss.id, ss.client.RemoteAddr(), ss.fe.cfg.Name, be, sv, int(now.Sub(ss.accept)/time.Second)))
-		return true
-	})
+	}
 	return out
 }
 

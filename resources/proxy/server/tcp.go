@@ -14,21 +14,38 @@ import (
 	"github.com/duet-ha/duet/resources/proxy/logfmt"
 )
 
-// session is one client connection, listed by "show sess".
+// session is one client connection, listed by "show sess". It also ends the connection: end runs exactly once,
+// when the connection is over, possibly on another goroutine than the one that accepted it (HTTP keep-alive
+// connections park between requests and resume on a fresh goroutine).
 type session struct {
 	id     uint64
+	s      *Server
 	fe     *frontend
 	client net.Conn
 	accept time.Time
 	be     atomic.Pointer[backend]
 	srv    atomic.Pointer[srv]
+	http   atomic.Pointer[httpConn] // HTTP mode: the connection (Stop closes idle ones)
 }
 
-// serve runs one client connection. release (closing the socket and freeing the accept slots) runs exactly once,
-// when the connection ends, possibly on another goroutine (HTTP keep-alive hands idle connections to a fresh
-// goroutine so that an idle connection keeps only a small stack).
-func (s *Server) serve(c net.Conn, l *listener, fe *frontend, bind *config.Bind, release func()) {
-	now := time.Now()
+// end forgets the session, closes the client socket and frees its accept slots.
+func (ss *session) end() {
+	s := ss.s
+	s.sessMu.Lock()
+	delete(s.sessions, ss.id)
+	s.sessMu.Unlock()
+	ss.fe.cnt.scur.Add(-1)
+	s.actconn.Add(-1)
+	_ = ss.client.Close()
+	if ss.fe.sem != nil {
+		<-ss.fe.sem
+	}
+	<-s.global
+}
+
+// serve runs one client connection until it ends or parks (HTTP keep-alive).
+func (s *Server) serve(sess *session, l *listener, bind *config.Bind) {
+	c, fe, now := sess.client, sess.fe, sess.accept
 	s.actconn.Add(1)
 	s.cumConns.Add(1)
 	s.connRate.add(now)
@@ -36,17 +53,9 @@ func (s *Server) serve(c net.Conn, l *listener, fe *frontend, bind *config.Bind,
 	fe.cnt.open(now)
 	fe.cnt.connTot.Add(1)
 	fe.cnt.connRate.add(now)
-	sess := &session{id: s.sessID.Add(1), fe: fe, client: c, accept: now}
-	s.sessions.Store(sess.id, sess)
-	end := func() {
-		s.sessions.Delete(sess.id)
-		fe.cnt.scur.Add(-1)
-		s.actconn.Add(-1)
-		release()
-	}
 	if len(fe.cfg.TCPConn) > 0 && !tcpRules(fe.cfg.TCPConn, l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}) {
 		fe.cnt.dreq.Add(1)
-		end()
+		sess.end()
 		return
 	}
 	feName := fe.cfg.Name
@@ -57,7 +66,7 @@ func (s *Server) serve(c net.Conn, l *listener, fe *frontend, bind *config.Bind,
 		}
 		if err := tc.HandshakeContext(s.ctx); err != nil {
 			fe.cnt.ereq.Add(1)
-			end()
+			sess.end()
 			return
 		}
 		_ = c.SetDeadline(time.Time{})
@@ -69,10 +78,10 @@ func (s *Server) serve(c net.Conn, l *listener, fe *frontend, bind *config.Bind,
 		dstPort = ta.Port
 	}
 	if fe.cfg.Mode == config.ModeHTTP {
-		s.serveHTTP(c, l, fe, sess, feName, dstPort, end)
+		s.serveHTTP(c, l, fe, sess, feName, dstPort)
 		return
 	}
-	defer end()
+	defer sess.end()
 	s.serveTCP(c, fe, sess, feName, dstPort)
 }
 
