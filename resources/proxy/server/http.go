@@ -31,13 +31,12 @@ type httpConn struct {
 	req     *httpx.Head
 	resp    *httpx.Head
 	entry   *logfmt.Entry
-	pc      prefixConn
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	feName  string
 	dstPort int
 	src     netip.Addr
-	lbreq   balance.Request
+	headers func(string) []string // h.Headers, made once (the balancers' view of the request headers)
 	curBE   *backend // backend of the request being served (error files)
 	lst     *listener
 	idle    atomic.Bool
@@ -54,6 +53,8 @@ type httpConn struct {
 type reqState struct {
 	req, resp httpx.Head
 	entry     logfmt.Entry
+	lbreq     balance.Request
+	pc        prefixConn
 	prefix    [512]byte
 }
 
@@ -64,24 +65,25 @@ func (h *httpConn) attach() {
 		return
 	}
 	st := reqStatePool.Get().(*reqState)
-	h.st, h.req, h.resp, h.entry, h.pc.b = st, &st.req, &st.resp, &st.entry, &st.prefix
+	h.st, h.req, h.resp, h.entry = st, &st.req, &st.resp, &st.entry
+	st.pc = prefixConn{c: h.c, b: &st.prefix}
+	st.lbreq = balance.Request{Src: h.src, Headers: h.headers}
 }
 
 func (h *httpConn) detach() {
 	if h.st == nil {
 		return
 	}
+	h.st.pc.c, h.st.lbreq.Headers = nil, nil
 	reqStatePool.Put(h.st)
-	h.st, h.req, h.resp, h.entry, h.pc.b = nil, nil, nil, nil, nil
+	h.st, h.req, h.resp, h.entry = nil, nil, nil, nil
 }
 
 func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int) {
 	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, fd: -1, parkIdx: -1}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
-	h.pc.c = h.c
 	h.src = srcAddr(c.RemoteAddr())
-	h.lbreq.Src = h.src
-	h.lbreq.Headers = h.Headers
+	h.headers = h.Headers
 	if s.parker != nil {
 		h.fd = socketFD(c)
 	}
@@ -197,7 +199,7 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 	p := h.s.parker
 	if h.fd >= 0 && p != nil && h.until.Sub(now) > idleGrace {
 		h.c.setRead(idleGrace)
-		n, err := h.c.Conn.Read(h.pc.b[:])
+		n, err := h.c.Conn.Read(h.st.pc.b[:])
 		if n == 0 && isTimeout(err) && !h.s.draining.Load() {
 			h.detach()
 			if p.park(h, first) {
@@ -215,13 +217,13 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 		h.idle.Store(false)
 		return waitEnd
 	}
-	n, err := h.c.Conn.Read(h.pc.b[:])
+	n, err := h.c.Conn.Read(h.st.pc.b[:])
 	h.idle.Store(false)
 	return h.gotFirstBytes(n, err, first)
 }
 
 func (h *httpConn) gotFirstBytes(n int, err error, first bool) waitResult {
-	h.pc.off, h.pc.n = 0, n
+	h.st.pc.off, h.st.pc.n = 0, n
 	if n == 0 || err != nil {
 		if first && isTimeout(err) {
 			// haproxy answers 408 to a connection that sent nothing in time
@@ -232,7 +234,7 @@ func (h *httpConn) gotFirstBytes(n int, err error, first bool) waitResult {
 		return waitEnd
 	}
 	h.until = time.Time{}
-	h.br = getReader(&h.pc)
+	h.br = getReader(&h.st.pc)
 	h.bw = getWriter(h.c)
 	return waitReady
 }
@@ -327,11 +329,11 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	closeClient := h.req.ConnClose || opts.HTTPClose || fe.cfg.Options.HTTPClose || h.req.HadCLAndTE
 	switch be.cfg.Balance.Algo {
 	case config.AlgoURI, config.AlgoURLParam, config.AlgoHash:
-		h.lbreq.URI = string(h.req.URI)
+		h.st.lbreq.URI = string(h.req.URI)
 	}
 	if be.cfg.Balance.Algo == config.AlgoHash {
 		if v := h.req.Get("host"); len(v) > 0 {
-			h.lbreq.Host = v[0]
+			h.st.lbreq.Host = v[0]
 		}
 	}
 	bodyKind := h.req.RequestBody()
@@ -344,7 +346,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	var res connectResult
 	var bc *beConn
 	for attempt := 0; ; attempt++ {
-		res = be.connectTo(s.ctx, fixed, &h.lbreq, h.dstPort, !closeServer && attempt == 0)
+		res = be.connectTo(s.ctx, fixed, &h.st.lbreq, h.dstPort, !closeServer && attempt == 0)
 		if res.err != nil {
 			e.Tw = res.tw.Milliseconds()
 			e.Retries, e.Redispatch = res.retries, res.redispatch
