@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -265,10 +264,6 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
 		}
-	}
-	if os.Getenv("GOGC") == "" {
-		// the proxy's heap is small and short-lived: collect less often than Go's default (fewer latency spikes)
-		debug.SetGCPercent(400)
 	}
 	node := o.localPeer
 	srv := server.NewWithOptions(cfg, log, server.Options{Stdout: stdout, Stderr: stderr, Node: node})
