@@ -243,8 +243,10 @@ type Options struct {
 	HTTPLog, HTTPLogCLF, TCPLog, DontLogNull, DontLogNormal, LogHealthChecks           bool
 	Forwardfor                                                                         *Forwardfor
 	HTTPServerClose, HTTPKeepAlive, HTTPClose, Redispatch, AllBackups                  bool
-	AbortOnClose, TCPKA, CliTCPKA, SrvTCPKA, Splice, Persist                           bool
+	AbortOnClose, TCPKA, CliTCPKA, SrvTCPKA, Persist                                   bool
 	LogASAP, HTTPIgnoreProbes, HTTPUseHTX, HTTPBufferRequest, NoLingerCli, NoLingerSrv bool
+	// option splice-auto | splice-request | splice-response: TCP-mode streams move through kernel pipes
+	SpliceAuto, SpliceRequest, SpliceResponse bool
 }
 
 // Forwardfor is "option forwardfor [except NET] [header NAME] [if-none]".

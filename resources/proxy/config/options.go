@@ -22,8 +22,8 @@ func (p *parser) parseOption(w []string, on bool, full []string) {
 		"httpclose": &o.HTTPClose, "http-server-close": &o.HTTPServerClose, "http-keep-alive": &o.HTTPKeepAlive,
 		"redispatch": &o.Redispatch, "allbackups": &o.AllBackups, "dontlognull": &o.DontLogNull,
 		"dontlog-normal": &o.DontLogNormal, "log-health-checks": &o.LogHealthChecks, "abortonclose": &o.AbortOnClose,
-		"tcpka": &o.TCPKA, "clitcpka": &o.CliTCPKA, "srvtcpka": &o.SrvTCPKA, "splice-auto": &o.Splice,
-		"splice-request": &o.Splice, "splice-response": &o.Splice, "persist": &o.Persist, "logasap": &o.LogASAP,
+		"tcpka": &o.TCPKA, "clitcpka": &o.CliTCPKA, "srvtcpka": &o.SrvTCPKA, "splice-auto": &o.SpliceAuto,
+		"splice-request": &o.SpliceRequest, "splice-response": &o.SpliceResponse, "persist": &o.Persist, "logasap": &o.LogASAP,
 		"http-ignore-probes": &o.HTTPIgnoreProbes, "http-buffer-request": &o.HTTPBufferRequest,
 		"tcp-smart-accept": new(bool), "tcp-smart-connect": new(bool), "http-no-delay": new(bool),
 		"contstats": new(bool), "socket-stats": new(bool), "independent-streams": new(bool),
@@ -35,8 +35,8 @@ func (p *parser) parseOption(w []string, on bool, full []string) {
 	feOnly := map[string]bool{"dontlognull": true, "clitcpka": true, "http-ignore-probes": true, "tcp-smart-accept": true}
 	noEffect := map[string]bool{"tcp-smart-accept": true, "tcp-smart-connect": true, "http-no-delay": true, "contstats": true,
 		"socket-stats": true, "independent-streams": true, "prefer-last-server": true, "http-pretend-keepalive": true,
-		"log-separate-errors": true, "checkcache": true, "idle-close-on-response": true, "splice-auto": true,
-		"splice-request": true, "splice-response": true, "http-buffer-request": true, "abortonclose": true,
+		"log-separate-errors": true, "checkcache": true, "idle-close-on-response": true,
+		"http-buffer-request": true, "abortonclose": true,
 		"nolinger": true, "logasap": true, "persist": true, "http-ignore-probes": true}
 	if name == "accept-invalid-http-request" || name == "accept-invalid-http-response" {
 		p.errf("'option %s' is valid haproxy but not supported by Duet yet (its HTTP parser stays strict).", name)

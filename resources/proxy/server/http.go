@@ -37,7 +37,7 @@ type httpConn struct {
 	dstPort int
 	src     netip.Addr
 	headers func(string) []string // h.Headers, made once (the balancers' view of the request headers)
-	curBE   *backend // backend of the request being served (error files)
+	curBE   *backend              // backend of the request being served (error files)
 	lst     *listener
 	idle    atomic.Bool
 	fd      int32     // socket of a plain TCP connection (parking); -1 when it cannot park
@@ -517,7 +517,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			cto, sto = tt, tt
 		}
 		h.c.rto, h.c.wto, bc.c.rto, bc.c.wto = cto, cto, sto, sto
-		in, out, _, _ := pipe(h.c, bc.c, cto, sto)
+		in, out, _, _ := pipe(h.c, bc.c, cto, sto, false, false)
 		inBytes += in
 		outBytes += out
 		h.finish(be, sv, bc, false, inBytes, outBytes, e, start, reqLine, "----")

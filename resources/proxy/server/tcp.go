@@ -203,7 +203,10 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 			return
 		}
 	}
-	in, out, t1, t2 := pipe(cd, bc.c, cto, sto)
+	fo, bo := fe.cfg.Options, be.cfg.Options
+	spliceReq := fo.SpliceAuto || fo.SpliceRequest || bo.SpliceAuto || bo.SpliceRequest
+	spliceResp := fo.SpliceAuto || fo.SpliceResponse || bo.SpliceAuto || bo.SpliceResponse
+	in, out, t1, t2 := pipe(cd, bc.c, cto, sto, spliceReq, spliceResp)
 	in += int64(len(early))
 	bytesOut = out
 	fe.cnt.bin.Add(in)
@@ -227,8 +230,9 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 }
 
 // pipe copies both ways with half-close until both directions end. It returns the bytes client->server and
-// server->client and how each direction ended: 0 normal, 'T' timeout, 'E' error.
-func pipe(client, server *dconn, cto, sto time.Duration) (int64, int64, byte, byte) {
+// server->client and how each direction ended: 0 normal, 'T' timeout, 'E' error. spliceReq and spliceResp move the
+// direction through kernel pipes (option splice-*).
+func pipe(client, server *dconn, cto, sto time.Duration, spliceReq, spliceResp bool) (int64, int64, byte, byte) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
@@ -237,11 +241,20 @@ func pipe(client, server *dconn, cto, sto time.Duration) (int64, int64, byte, by
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		out, t2 = copyDir(client, server, &last, sto)
+		out, t2 = moveDir(client, server, &last, sto, spliceResp)
 	}()
-	in, t1 := copyDir(server, client, &last, cto)
+	in, t1 := moveDir(server, client, &last, cto, spliceReq)
 	wg.Wait()
 	return in, out, t1, t2
+}
+
+func moveDir(dst, src *dconn, last *atomic.Int64, to time.Duration, splice bool) (int64, byte) {
+	if splice {
+		if n, how, ok := spliceDir(dst, src, last, to); ok {
+			return n, how
+		}
+	}
+	return copyDir(dst, src, last, to)
 }
 
 // copyDir copies src to dst; a read timeout only ends the copy when neither direction moved data for the timeout.
@@ -277,12 +290,17 @@ func copyDir(dst, src *dconn, last *atomic.Int64, to time.Duration) (int64, byte
 			break
 		}
 	}
-	// half-close: tell the other side we are done writing
+	endDir(dst, src, how)
+	return n, how
+}
+
+// endDir ends one direction: after a clean end of stream, tell the other side we are done writing (half-close);
+// after an error or timeout, close both sockets.
+func endDir(dst, src *dconn, how byte) {
 	if cw, ok := dst.Conn.(interface{ CloseWrite() error }); ok && how == 0 {
 		_ = cw.CloseWrite()
 	} else {
 		_ = dst.Conn.Close()
 		_ = src.Conn.Close()
 	}
-	return n, how
 }

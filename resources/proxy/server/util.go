@@ -21,6 +21,18 @@ type dconn struct {
 }
 
 func (d *dconn) Read(p []byte) (int, error) {
+	d.armRead()
+	return d.Conn.Read(p)
+}
+
+func (d *dconn) Write(p []byte) (int, error) {
+	d.armWrite()
+	return d.Conn.Write(p)
+}
+
+// armRead pushes the inactivity read deadline back (only when a quarter of it has passed: a deadline change
+// costs a timer update in the runtime).
+func (d *dconn) armRead() {
 	if d.rto > 0 && !d.abs {
 		now := time.Now()
 		if d.rdl.Sub(now) < d.rto*3/4 {
@@ -28,10 +40,9 @@ func (d *dconn) Read(p []byte) (int, error) {
 			_ = d.Conn.SetReadDeadline(d.rdl)
 		}
 	}
-	return d.Conn.Read(p)
 }
 
-func (d *dconn) Write(p []byte) (int, error) {
+func (d *dconn) armWrite() {
 	if d.wto > 0 {
 		now := time.Now()
 		if d.wdl.Sub(now) < d.wto*3/4 {
@@ -39,7 +50,6 @@ func (d *dconn) Write(p []byte) (int, error) {
 			_ = d.Conn.SetWriteDeadline(d.wdl)
 		}
 	}
-	return d.Conn.Write(p)
 }
 
 // setRead sets an absolute read deadline now+to that Reads do not push back, until clearAbs (to <= 0: none).

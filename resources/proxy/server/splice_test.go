@@ -1,0 +1,98 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestTCPSplice: with option splice-*, TCP streams move through kernel pipes both ways with half-close, byte
+// counts and inactivity timeouts intact; without it they are copied. The same stream must arrive either way.
+func TestTCPSplice(t *testing.T) {
+	// backend: read everything (until the client's half-close), answer with its digest and 3 MiB of data
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				h := sha256.New()
+				if _, err := io.Copy(h, c); err != nil {
+					return
+				}
+				fmt.Fprintf(c, "%x\n", h.Sum(nil))
+				_, _ = c.Write(big)
+			}()
+		}
+	}()
+	defer func() { ln.Close(); wg.Wait() }()
+	up := bytes.Repeat([]byte("upload-"), 300000) // 2.1 MB
+	sum := sha256.Sum256(up)
+	want := fmt.Sprintf("%x\n", sum[:]) + string(big)
+	for _, opt := range []string{"", "option splice-auto", "option splice-request", "option splice-response"} {
+		t.Run(fmt.Sprintf("%q", opt), func(t *testing.T) {
+			p := freePort(t)
+			s := startProxy(t, defaults+`
+listen t
+    bind 127.0.0.1:{P}
+    mode tcp
+    timeout client 400ms
+    timeout server 400ms
+    {OPT}
+    server s1 127.0.0.1:{B}
+`, map[string]any{"P": p, "B": ln.Addr().(*net.TCPAddr).Port, "OPT": opt})
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			go func() {
+				_, _ = c.Write(up)
+				_ = c.(*net.TCPConn).CloseWrite()
+			}()
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Fatalf("got %d bytes (digest line %q), want %d", len(got), bytes.SplitN(got, []byte("\n"), 2)[0], len(want))
+			}
+			eventually(t, "byte counters", func() bool {
+				st := s.rt.Load().frontends["t"].cnt
+				return st.bin.Load() == int64(len(up)) && st.bout.Load() == int64(len(want))
+			})
+			// an idle stream ends at the inactivity timeout, spliced or not
+			c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			start := time.Now()
+			_ = c2.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadAll(c2); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d < 300*time.Millisecond {
+				t.Fatalf("idle stream closed after %v, before its 400ms timeout", d)
+			}
+		})
+	}
+}
