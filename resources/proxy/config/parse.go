@@ -540,8 +540,11 @@ func (p *parser) userlistKeyword(w []string) {
 			switch w[i] {
 			case "password":
 				u.Password = w[i+1]
-				if !auth.Supported(u.Password) {
-					p.warnf("'user %s' : Duet verifies only $5$/$6$ SHA-crypt hashes (or insecure-password): this user cannot log in (quote hashes with single quotes, '$' starts a variable).", w[1])
+				switch scheme, ok := auth.Scheme(u.Password); {
+				case scheme == "invalid":
+					p.warnf("'user %s' : the password is not a hash crypt(3) accepts: this user cannot log in, with haproxy neither (quote hashes with single quotes, '$' starts a variable).", w[1])
+				case !ok:
+					p.warnf("'user %s' : Duet cannot verify %s hashes (haproxy can, through crypt(3)): this user cannot log in; use $6$, $5$ or $1$ (mkpasswd -m sha-512) or insecure-password.", w[1], scheme)
 				}
 			case "insecure-password":
 				u.Password, u.Insecure = w[i+1], true
