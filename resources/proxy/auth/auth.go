@@ -40,7 +40,9 @@ func NewRegistry() *Registry { return &Registry{lists: map[string]*List{}} }
 func (r *Registry) Add(name string, users []User, groups map[string][]string) {
 	l := &List{users: map[string]User{}, groups: groups}
 	for _, u := range users {
-		l.users[u.Name] = u
+		if _, dup := l.users[u.Name]; !dup { // the first one counts, as haproxy
+			l.users[u.Name] = u
+		}
 	}
 	r.lists[name] = l
 }

@@ -517,6 +517,10 @@ func (p *parser) userlistKeyword(w []string) {
 			p.errf("'group' expects <name> as argument.")
 			return
 		}
+		if _, dup := p.ul.Groups[w[1]]; dup {
+			p.warnf("ignoring duplicated group '%s' in userlist '%s'.", w[1], p.ul.Name)
+			return
+		}
 		var users []string
 		for i := 2; i < len(w); i += 2 {
 			if w[i] != "users" || i+1 >= len(w) {
@@ -530,6 +534,12 @@ func (p *parser) userlistKeyword(w []string) {
 		if len(w) < 2 {
 			p.errf("'user' expects <name> as argument.")
 			return
+		}
+		for _, o := range p.ul.Users {
+			if o.Name == w[1] {
+				p.warnf("ignoring duplicated user '%s' in userlist '%s'.", w[1], p.ul.Name)
+				return
+			}
 		}
 		u := User{Name: w[1]}
 		for i := 2; i < len(w); i++ {

@@ -29,7 +29,8 @@ func TestSideBySideUserlistCrypt(t *testing.T) {
 		// the password is a C string for haproxy: it ends at a NUL byte
 		{name: "8bit", hash: "$1$8bit$3L/A9OK5pAZtyyedArBBA1", accept: []string{"\xe9t\xe9-8bit", "\xe9t\xe9-8bit\x00x"}, refuse: []string{"et\xe9-8bit"}},
 		{name: "empty", hash: "$1$empty$dcN8YAzH./JGClDgyY17..", accept: []string{"", "\x00"}, refuse: []string{" "}},
-		{name: "insecure", hash: "", accept: []string{"plain", "plain\x00x"}, refuse: []string{"plainx", "Plain"}},
+		{name: "insecure", hash: "", accept: []string{"plain", "plain\x00x"}, refuse: []string{"plainx", "Plain", "other"}},
+		// a second "user insecure" line is ignored (haproxy warns): its password does not log in
 		// hashes libxcrypt refuses: nobody logs in
 		{name: "apr1", hash: "$apr1$DuetSalt$Gt6yD2rzWbEKuABU7hECQ.", refuse: []string{"md5pass", ""}},
 		{name: "locked", hash: "!DuWqnyzF4IfII", refuse: []string{"despass"}},
@@ -40,7 +41,7 @@ func TestSideBySideUserlistCrypt(t *testing.T) {
 	ul.WriteString("userlist L\n")
 	for _, u := range users {
 		if u.hash == "" {
-			fmt.Fprintf(&ul, "    user %s insecure-password plain\n", u.name)
+			fmt.Fprintf(&ul, "    user %s insecure-password plain\n    user %s insecure-password other\n", u.name, u.name)
 			continue
 		}
 		fmt.Fprintf(&ul, "    user %s password '%s'\n", u.name, u.hash)
