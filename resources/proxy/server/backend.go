@@ -109,8 +109,8 @@ func (q *waitQueue) remove(w *waiter) bool {
 func (q *waitQueue) len() int { return len(q.w) }
 
 // refreshLocked recomputes the selector's view of every server and returns how many queued requests it
-// redistributed (see dispatchLocked). Caller holds b.mu.
-func (b *backend) refreshLocked() int {
+// redistributed and how many backend-queued ones it handed to servers (see dispatchLocked). Caller holds b.mu.
+func (b *backend) refreshLocked() (redistributed, grabbed int) {
 	var lost []*srv
 	for _, s := range b.servers {
 		was := s.lb.Usable
@@ -130,9 +130,8 @@ func (b *backend) refreshLocked() int {
 // drain: pendconn_redistribute): with "option redispatch" and without "option persist", the requests queued on
 // each server of lost go through load balancing again (they may queue elsewhere, with a new queue timeout);
 // otherwise they stay in that server's queue and get its next free slot. It then hands backend-queued requests to
-// servers with free slots. It returns the number of requests redistributed. Caller holds b.mu.
-func (b *backend) dispatchLocked(lost []*srv) int {
-	xferred := 0
+// servers with free slots. It returns the number of requests redistributed and handed over. Caller holds b.mu.
+func (b *backend) dispatchLocked(lost []*srv) (xferred, grabbed int) {
 	if b.cfg.Options.Redispatch && !b.cfg.Options.Persist {
 		for _, s := range lost {
 			for w := s.queue.pop(); w != nil; w = s.queue.pop() {
@@ -152,8 +151,9 @@ func (b *backend) dispatchLocked(lost []*srv) int {
 		w := b.queue.pop()
 		b.takeLocked(s)
 		w.ch <- s
+		grabbed++
 	}
-	return xferred
+	return xferred, grabbed
 }
 
 // acquire selects a server for req and takes a slot on it, waiting in the server or backend queue when every
@@ -533,17 +533,66 @@ func (s *srv) setState(state string) {
 	}
 	s.st.mu.Unlock()
 	if changed {
-		s.be.mu.Lock()
-		s.be.refreshLocked()
-		s.be.mu.Unlock()
-		what := "is going UP (leaving forced maintenance)"
-		if state == "maint" {
-			what = "is going DOWN for maintenance"
-		} else if state == "drain" {
-			what = "enters drain mode"
+		b := s.be
+		b.mu.Lock()
+		xferred, _ := b.refreshLocked()
+		tail := b.statusTailLocked(s, xferred, state == "maint")
+		b.mu.Unlock()
+		// haproxy's words and levels (srv_update_status, srv_append_status)
+		s.st.mu.Lock()
+		updown := "UP"
+		if !s.st.up() {
+			updown = "DOWN"
 		}
-		s.be.s.event(s.be, logfmt.LevelNotice, fmt.Sprintf("Server %s/%s %s.", s.be.cfg.Name, s.cfg.Name, what))
+		s.st.mu.Unlock()
+		prefix := ""
+		if s.cfg.Backup {
+			prefix = "Backup "
+		}
+		var what string
+		level := logfmt.LevelNotice
+		switch {
+		case state == "maint":
+			what = "is going DOWN for maintenance" + tail
+			if old == "" {
+				level = logfmt.LevelAlert
+			}
+		case old == "maint" && state == "drain":
+			what = "is " + updown + "/DRAIN (leaving forced maintenance)"
+		case old == "maint":
+			what = "is " + updown + "/READY (leaving forced maintenance)"
+		case state == "drain":
+			what = "enters drain state" + tail
+		default:
+			what = "is " + updown + " (leaving forced drain)"
+		}
+		b.s.event(b, level, fmt.Sprintf("%sServer %s/%s %s.", prefix, b.cfg.Name, s.cfg.Name, what))
 	}
+}
+
+// statusTailLocked is haproxy's srv_append_status tail for s: the servers left (or online), s's sessions, the
+// requests redistributed from its queue and those still in it. Caller holds b.mu.
+func (b *backend) statusTailLocked(s *srv, xferred int, stopped bool) string {
+	act, bck := 0, 0
+	for _, o := range b.servers {
+		if o.lb.Usable {
+			if o.lb.Backup {
+				bck++
+			} else {
+				act++
+			}
+		}
+	}
+	onBackup := ""
+	if bck > 0 && act == 0 {
+		onBackup = " Running on backup."
+	}
+	if stopped {
+		return fmt.Sprintf(". %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue",
+			act, bck, onBackup, s.lb.Served, xferred, s.queue.len())
+	}
+	return fmt.Sprintf(". %d active and %d backup servers online.%s %d sessions requeued, %d total in queue",
+		act, bck, onBackup, xferred, s.queue.len())
 }
 
 func (s *srv) setHealth(state string) {
@@ -688,7 +737,7 @@ func (s *srv) checkOnce(ctx context.Context) {
 		return
 	}
 	be.mu.Lock()
-	xferred := be.refreshLocked()
+	xferred, grabbed := be.refreshLocked()
 	act, bck := 0, 0
 	for _, o := range be.servers {
 		if o.lb.Usable {
@@ -699,8 +748,10 @@ func (s *srv) checkOnce(ctx context.Context) {
 			}
 		}
 	}
-	cur := s.lb.Served
-	q := s.queue.len()
+	if !wasUp {
+		xferred = grabbed
+	}
+	tail := be.statusTailLocked(s, xferred, wasUp)
 	be.mu.Unlock()
 	reason := res.Status.Desc()
 	detail := ""
@@ -711,17 +762,21 @@ func (s *srv) checkOnce(ctx context.Context) {
 		detail += fmt.Sprintf(", info: \"%s\"", res.Info)
 	}
 	ms := res.Duration.Milliseconds()
+	prefix := ""
+	if cfg.Backup {
+		prefix = "Backup "
+	}
 	var msg string
 	if wasUp {
-		msg = fmt.Sprintf("Server %s/%s is DOWN, reason: %s%s, check duration: %dms. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-			be.cfg.Name, cfg.Name, reason, detail, ms, act, bck, cur, xferred, q)
+		msg = fmt.Sprintf("%sServer %s/%s is DOWN, reason: %s%s, check duration: %dms%s.",
+			prefix, be.cfg.Name, cfg.Name, reason, detail, ms, tail)
 		be.s.event(be, logfmt.LevelAlert, msg)
 		if act == 0 && bck == 0 {
 			be.s.event(be, logfmt.LevelEmerg, fmt.Sprintf("backend %s has no server available!", be.cfg.Name))
 		}
 	} else {
-		msg = fmt.Sprintf("Server %s/%s is UP, reason: %s%s, check duration: %dms. %d active and %d backup servers online. 0 sessions requeued, 0 total in queue.",
-			be.cfg.Name, cfg.Name, reason, detail, ms, act, bck)
+		msg = fmt.Sprintf("%sServer %s/%s is UP, reason: %s%s, check duration: %dms%s.",
+			prefix, be.cfg.Name, cfg.Name, reason, detail, ms, tail)
 		be.s.event(be, logfmt.LevelNotice, msg)
 	}
 }

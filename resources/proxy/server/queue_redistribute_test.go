@@ -1,12 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -82,6 +86,7 @@ func TestSideBySideQueueRedistribution(t *testing.T) {
 		both                              bool   // s2 has maxconn 1 and is held too (backend queue)
 	}{
 		{name: "hash-maint-redispatch", opts: "option redispatch\n    server s3 127.0.0.1:{S3}", balance: "url_param k", hold: "/hang?k=K", queued: "/q?k=K", trigger: "maint"},
+		{name: "hash-drain-redispatch", opts: "option redispatch", balance: "url_param k", hold: "/hang?k=K", queued: "/q?k=K", trigger: "drain"},
 		{name: "hash-maint", balance: "url_param k", hold: "/hang?k=K", queued: "/q?k=K", trigger: "maint"},
 		{name: "hash-check-redispatch", opts: "option redispatch\n    server s3 127.0.0.1:{S3}", balance: "url_param k", hold: "/hang?k=K", queued: "/q?k=K", trigger: "check"},
 		{name: "hash-check", balance: "url_param k", hold: "/hang?k=K", queued: "/q?k=K", trigger: "check"},
@@ -147,10 +152,31 @@ listen q
 `, sock, port, bal, opts, b1.port, chk.Addr().(*net.TCPAddr).Port, b2.port, s2max)
 	// a key of url_param that lands on s1 (the same in both: the balancing is checked side by side elsewhere)
 	key := "a"
+	var events func() []string
 	if run == "haproxy" {
-		haproxyProc(t, cfg, []int{port})
+		logPath := haproxyProc(t, cfg, []int{port})
+		events = func() []string {
+			b, _ := os.ReadFile(logPath)
+			var out []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if i := strings.Index(line, "Server q/"); i >= 0 {
+					out = append(out, line[i:])
+				}
+			}
+			return out
+		}
 	} else {
-		startProxy(t, cfg, nil)
+		rec := &msgRecorder{}
+		srv := New(mustConfig(t, cfg, nil), slog.New(rec))
+		if err := srv.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_ = srv.Stop(ctx)
+		})
+		events = rec.lines
 	}
 	if strings.HasPrefix(bal, "url_param") {
 		for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
@@ -203,12 +229,23 @@ listen q
 	}
 	eventually(t, "two queued", func() bool { return statField(t, sock, "q", qsv, "qcur") == "2" })
 	switch trigger {
-	case "maint":
-		cli(t, sock, "set server q/s1 state maint")
+	case "maint", "drain":
+		cli(t, sock, "set server q/s1 state "+trigger)
 	case "check":
 		chk.Close()
 		eventually(t, "s1 down", func() bool { return strings.HasPrefix(statField(t, sock, "q", "s1", "status"), "DOWN") })
 	}
+	// the state change as logged, without the check's duration (it differs)
+	var change string
+	eventually(t, "state change logged", func() bool {
+		for _, l := range events() {
+			if strings.Contains(l, "DOWN") || strings.Contains(l, "drain") {
+				change = durationRE.ReplaceAllString(l, "check duration: Nms")
+				return true
+			}
+		}
+		return false
+	})
 	var got []string
 	deadline := time.After(800 * time.Millisecond)
 early:
@@ -231,7 +268,42 @@ early:
 		}
 		<-held
 	}
-	return strings.Join(got, " ")
+	if trigger != "check" {
+		cli(t, sock, "set server q/s1 state ready")
+		eventually(t, "leaving logged", func() bool {
+			for _, l := range events() {
+				if strings.Contains(l, "leaving") {
+					change += " | " + l
+					return true
+				}
+			}
+			return false
+		})
+	}
+	return change + " | " + strings.Join(got, " ")
+}
+
+var durationRE = regexp.MustCompile(`check duration: [0-9]+ms`)
+
+// msgRecorder is a slog.Handler keeping the messages of a Duet server (its haproxy-worded events).
+type msgRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *msgRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *msgRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *msgRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *msgRecorder) WithGroup(string) slog.Handler      { return r }
+func (r *msgRecorder) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs...)
 }
 
 // fetchBody sends one GET and returns the body (the answering server's name for a hold backend).
