@@ -1,13 +1,13 @@
 // Package auth checks HTTP basic credentials against haproxy userlists: plain ("insecure-password") and
-// crypt(3) passwords in the SHA-crypt formats $5$ (SHA-256) and $6$ (SHA-512). It is pure and safe for concurrent
-// use once built.
+// crypt(3) passwords as Debian's libxcrypt computes them for MD5-crypt ($1$), SHA-crypt ($5$, $6$), traditional
+// DES, bigcrypt and BSDi extended DES (_). yescrypt, bcrypt and the other libxcrypt schemes are recognised
+// (Scheme) but not verified. It is pure and safe for concurrent use once built.
 package auth
 
 import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"hash"
 	"strconv"
@@ -40,7 +40,9 @@ func NewRegistry() *Registry { return &Registry{lists: map[string]*List{}} }
 func (r *Registry) Add(name string, users []User, groups map[string][]string) {
 	l := &List{users: map[string]User{}, groups: groups}
 	for _, u := range users {
-		l.users[u.Name] = u
+		if _, dup := l.users[u.Name]; !dup { // the first one counts, as haproxy
+			l.users[u.Name] = u
+		}
 	}
 	r.lists[name] = l
 }
@@ -67,6 +69,9 @@ func (r *Registry) Check(list, user, pass string) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
+	if i := strings.IndexByte(pass, 0); i >= 0 {
+		pass = pass[:i] // haproxy compares C strings
+	}
 	if u.Insecure {
 		if subtle.ConstantTimeCompare([]byte(u.Password), []byte(pass)) != 1 {
 			return nil, false
@@ -85,12 +90,14 @@ func (r *Registry) Check(list, user, pass string) ([]string, bool) {
 	return groups, true
 }
 
-// Supported reports whether a crypt hash uses a scheme Duet can verify ($5$ or $6$).
+// Supported reports whether Duet can verify a stored crypt(3) hash (see Scheme).
 func Supported(hash string) bool {
-	return strings.HasPrefix(hash, "$5$") || strings.HasPrefix(hash, "$6$")
+	_, ok := Scheme(hash)
+	return ok
 }
 
-// Verify checks password against a $5$ or $6$ crypt hash.
+// Verify checks password against a stored crypt(3) hash as haproxy does: crypt(password, hash) must give the
+// hash again, byte for byte.
 func Verify(password, hash string) bool {
 	got, err := Crypt(password, hash)
 	return err == nil && subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1
@@ -98,9 +105,10 @@ func Verify(password, hash string) bool {
 
 const itoa64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// Crypt computes SHA-crypt (Drepper's specification) of password with the settings of setting
-// ("$6$[rounds=N$]salt[$...]").
-func Crypt(password, setting string) (string, error) {
+// shaCrypt computes SHA-crypt (Drepper's specification) of password with the settings of setting
+// ("$6$[rounds=N$]salt[$...]"); like libxcrypt it refuses rounds outside 1000..999999999 or written with a
+// leading zero.
+func shaCrypt(password, setting string) (string, error) {
 	var newHash func() hash.Hash
 	var id string
 	switch {
@@ -109,20 +117,21 @@ func Crypt(password, setting string) (string, error) {
 	case strings.HasPrefix(setting, "$6$"):
 		newHash, id = sha512.New, "$6$"
 	default:
-		return "", errors.New("crypt: unsupported scheme")
+		return "", ErrUnsupported
 	}
 	rest := setting[3:]
 	rounds, custom := 5000, false
 	if strings.HasPrefix(rest, "rounds=") {
 		i := strings.IndexByte(rest, '$')
 		if i < 0 {
-			return "", errors.New("crypt: bad rounds")
+			return "", errInvalid
 		}
-		n, err := strconv.Atoi(rest[7:i])
-		if err != nil {
-			return "", fmt.Errorf("crypt: bad rounds: %w", err)
+		digits := rest[7:i]
+		n, err := strconv.Atoi(digits)
+		if err != nil || digits[0] < '1' || digits[0] > '9' || n < 1000 || n > 999999999 {
+			return "", fmt.Errorf("%w: rounds=%q", errInvalid, digits)
 		}
-		rounds, custom = min(max(n, 1000), 999999999), true
+		rounds, custom = n, true
 		rest = rest[i+1:]
 	}
 	salt := rest

@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"encoding/hex"
+	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -24,7 +27,7 @@ func TestCryptAgainstOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Skip("openssl not installed")
 	}
-	for _, scheme := range []string{"-5", "-6"} {
+	for _, scheme := range []string{"-1", "-5", "-6"} {
 		for _, pw := range []string{"secret", "x", "a much longer password than the hash size of sha256 ............"} {
 			out, err := exec.Command(bin, "passwd", scheme, "-salt", "DuetSalt", pw).Output()
 			if err != nil {
@@ -57,4 +60,93 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
+}
+
+// TestCryptLibxcrypt replays crypt(3) results of Debian's libxcrypt (testdata/gen_libxcrypt.py): Crypt gives the
+// same string, and settings libxcrypt refuses ("*0"/"*1") give an error.
+func TestCryptLibxcrypt(t *testing.T) {
+	data, err := os.ReadFile("testdata/libxcrypt.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("libxcrypt.txt:%d: %d fields", i+1, len(f))
+		}
+		pw, err := hex.DecodeString(f[0])
+		if err != nil {
+			t.Fatalf("libxcrypt.txt:%d: %v", i+1, err)
+		}
+		got, err := Crypt(string(pw), f[1])
+		if _, ok := Scheme(f[1]); !ok && f[2][0] != '*' {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Errorf("libxcrypt.txt:%d: Crypt(%q, %q) = %q, %v; want ErrUnsupported", i+1, pw, f[1], got, err)
+			}
+			continue
+		}
+		if f[2] == "*0" || f[2] == "*1" {
+			if err == nil {
+				t.Errorf("libxcrypt.txt:%d: Crypt(%q, %q) = %q, libxcrypt refuses it", i+1, pw, f[1], got)
+			}
+			continue
+		}
+		if err != nil || got != f[2] {
+			t.Errorf("libxcrypt.txt:%d: Crypt(%q, %q) = %q, %v; want %q", i+1, pw, f[1], got, err, f[2])
+			continue
+		}
+		if !Verify(string(pw), f[2]) {
+			t.Errorf("libxcrypt.txt:%d: Verify(%q, %q) = false", i+1, pw, f[2])
+		}
+	}
+}
+
+func TestScheme(t *testing.T) {
+	for _, tc := range []struct {
+		hash, name string
+		ok         bool
+	}{
+		{"$1$abc$x", "MD5-crypt ($1$)", true},
+		{"$5$abc$x", "SHA-256-crypt ($5$)", true},
+		{"$6$abc$x", "SHA-512-crypt ($6$)", true},
+		{"abJnggxhB/yWI", "DES", true},
+		{"abJnggxhB/yWIhAyA1wNll32", "bigcrypt", true},
+		{"_J9..CCCCaxLHlwiamg2", "BSDi extended DES (_)", true},
+		{"$y$j9T$abc$def", "yescrypt ($y$)", false},
+		{"$2y$05$abc", "bcrypt ($2y$)", false},
+		{"$7$CU..../....abcdefgh$x", "scrypt ($7$)", false},
+		{"$apr1$abc$def", "invalid", false},
+		{"!$6$abc$x", "invalid", false},
+		{"", "invalid", false},
+		{"a-", "invalid", false},
+		{"$6$a b$x", "invalid", false},
+	} {
+		if name, ok := Scheme(tc.hash); name != tc.name || ok != tc.ok {
+			t.Errorf("Scheme(%q) = %q, %v; want %q, %v", tc.hash, name, ok, tc.name, tc.ok)
+		}
+	}
+}
+
+// FuzzCrypt: no setting makes Crypt panic, and a computed hash verifies against itself.
+func FuzzCrypt(f *testing.F) {
+	for _, s := range []string{"ab", "abcdefghijklmnop", "_J9..CCCC", "$1$salt", "$5$rounds=1000$s", "$6$s$h", "$y$j9T$x", ""} {
+		f.Add("password", s)
+	}
+	f.Fuzz(func(t *testing.T, pw, setting string) {
+		if strings.HasPrefix(setting, "_") && len(setting) >= 5 {
+			if n, _ := b64Value(setting[1:5]); n > 5000 {
+				return // slow on purpose (2^24 DES runs at most)
+			}
+		}
+		if strings.Contains(setting, "rounds=") {
+			return // up to 999999999 rounds on purpose
+		}
+		h, err := Crypt(pw, setting)
+		if err != nil {
+			return
+		}
+		if !Verify(pw, h) {
+			t.Errorf("Crypt(%q, %q) = %q does not verify", pw, setting, h)
+		}
+	})
 }

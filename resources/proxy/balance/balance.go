@@ -48,6 +48,7 @@ type Request struct {
 	URI     string                     // request-target as received ("" in TCP mode)
 	Headers func(name string) []string // every value of a header, in order (name case-insensitive); nil in TCP mode
 	Payload []byte                     // first bytes of a TCP stream (rdp-cookie)
+	Body    []byte                     // POST only: the body bytes that came with the head, de-chunked (url_param)
 	Host    string                     // Host header value, for the "base" sample
 }
 

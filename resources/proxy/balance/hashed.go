@@ -36,6 +36,9 @@ func keyFunc(b config.Balance, ht config.HashType) func(r *Request) (uint32, boo
 	case config.AlgoURLParam:
 		return func(r *Request) (uint32, bool) {
 			v, ok := URLParam(r.URI, b.Param)
+			if !ok && r.Body != nil {
+				v, ok = PostParam(r.Body, b.Param)
+			}
 			if !ok {
 				return 0, false
 			}

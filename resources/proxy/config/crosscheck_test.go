@@ -132,6 +132,8 @@ var corpus = []struct {
 	{"timeout-wrong-side", std + "backend b\n    timeout client 3s\n    server s 1.1.1.1:80\n", true, ""},
 	{"balance-in-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    balance roundrobin\n", true, ""},
 	{"balance-bad", std + "backend b\n    balance roundrobbin\n", false, ""},
+	{"url_param-check_post-max_wait", std + "backend b\n    balance url_param id check_post 64\n    server s 1.1.1.1:80\n", true, ""},
+	{"url_param-bad-modifier", std + "backend b\n    balance url_param id check_pots\n    server s 1.1.1.1:80\n", false, ""},
 	{"hash-type-bad-fn", std + "backend b\n    hash-type consistent md5\n", false, ""},
 	{"rise-zero", std + "backend b\n    server s 1.1.1.1:80 rise 0\n", false, ""},
 	{"section-empty-name", "backend\n", false, ""},

@@ -360,7 +360,7 @@ type Balance struct {
 	URIDepth    int
 	URIPathOnly bool
 	Param       string // url_param name
-	CheckPost   bool
+	CheckPost   bool   // "check_post" given; haproxy 2.6 scans POST bodies with or without it
 	Header      string // hdr name
 	DomainOnly  bool
 	Draws       int    // random draws, default 2

@@ -517,6 +517,10 @@ func (p *parser) userlistKeyword(w []string) {
 			p.errf("'group' expects <name> as argument.")
 			return
 		}
+		if _, dup := p.ul.Groups[w[1]]; dup {
+			p.warnf("ignoring duplicated group '%s' in userlist '%s'.", w[1], p.ul.Name)
+			return
+		}
 		var users []string
 		for i := 2; i < len(w); i += 2 {
 			if w[i] != "users" || i+1 >= len(w) {
@@ -531,6 +535,12 @@ func (p *parser) userlistKeyword(w []string) {
 			p.errf("'user' expects <name> as argument.")
 			return
 		}
+		for _, o := range p.ul.Users {
+			if o.Name == w[1] {
+				p.warnf("ignoring duplicated user '%s' in userlist '%s'.", w[1], p.ul.Name)
+				return
+			}
+		}
 		u := User{Name: w[1]}
 		for i := 2; i < len(w); i++ {
 			if i+1 >= len(w) {
@@ -540,8 +550,11 @@ func (p *parser) userlistKeyword(w []string) {
 			switch w[i] {
 			case "password":
 				u.Password = w[i+1]
-				if !auth.Supported(u.Password) {
-					p.warnf("'user %s' : Duet verifies only $5$/$6$ SHA-crypt hashes (or insecure-password): this user cannot log in (quote hashes with single quotes, '$' starts a variable).", w[1])
+				switch scheme, ok := auth.Scheme(u.Password); {
+				case scheme == "invalid":
+					p.warnf("'user %s' : the password is not a hash crypt(3) accepts: this user cannot log in, with haproxy neither (quote hashes with single quotes, '$' starts a variable).", w[1])
+				case !ok:
+					p.warnf("'user %s' : Duet cannot verify %s hashes (haproxy can, through crypt(3)): this user cannot log in; use $6$, $5$ or $1$ (mkpasswd -m sha-512) or insecure-password.", w[1], scheme)
 				}
 			case "insecure-password":
 				u.Password, u.Insecure = w[i+1], true

@@ -406,10 +406,13 @@ func (p *parser) parseBalance(w []string) {
 		}
 		b.Algo, b.Param = AlgoURLParam, rest[0]
 		rest = rest[1:]
-		if len(rest) > 0 && rest[0] == "check_post" {
-			b.CheckPost = true
-			rest = rest[1:]
-			p.warnf("'balance url_param %s check_post' : Duet looks for the parameter in the query string only.", b.Param)
+		if len(rest) > 0 {
+			if rest[0] != "check_post" {
+				p.errf("balance url_param only accepts 'check_post' modifier (got '%s').", rest[0])
+				return
+			}
+			// haproxy 2.6 ignores what follows (the old <max_wait>) and scans POST bodies with or without it
+			b.CheckPost, rest = true, nil
 		}
 	case strings.HasPrefix(a, "hdr(") && strings.HasSuffix(a, ")") && len(a) > 5:
 		b.Algo, b.Header = AlgoHdr, a[4:len(a)-1]

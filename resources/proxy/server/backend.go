@@ -108,47 +108,69 @@ func (q *waitQueue) remove(w *waiter) bool {
 }
 func (q *waitQueue) len() int { return len(q.w) }
 
-// refreshLocked recomputes the selector's view of every server. Caller holds b.mu.
-func (b *backend) refreshLocked() {
+// refreshLocked recomputes the selector's view of every server and returns how many queued requests it
+// redistributed and how many backend-queued ones it handed to servers (see dispatchLocked). Caller holds b.mu.
+func (b *backend) refreshLocked() (redistributed, grabbed int) {
+	var lost []*srv
 	for _, s := range b.servers {
+		was := s.lb.Usable
 		s.st.mu.Lock()
 		s.lb.Usable = s.st.admin == "" && s.st.up() && s.st.forced != "stopping" && !s.st.nolb
 		s.lb.Weight = s.st.weight
 		s.st.mu.Unlock()
+		if was && !s.lb.Usable {
+			lost = append(lost, s)
+		}
 	}
 	b.sel.Update()
-	b.dispatchLocked()
+	return b.dispatchLocked(lost)
 }
 
-// dispatchLocked moves requests queued on servers that can no longer take traffic to the backend queue (haproxy's
-// pendconn_redistribute) and hands backend-queued requests to servers with free slots. Caller holds b.mu.
-func (b *backend) dispatchLocked() {
-	for _, s := range b.servers {
-		if s.lb.Usable || s.queue.len() == 0 {
-			continue
-		}
-		for w := s.queue.pop(); w != nil; w = s.queue.pop() {
-			s.lb.Queued--
-			w.srv = nil
-			b.queue.push(w)
+// dispatchLocked does what haproxy does when servers stop taking new traffic (DOWN, stopping, maintenance or
+// drain: pendconn_redistribute): with "option redispatch" and without "option persist", the requests queued on
+// each server of lost go through load balancing again (they may queue elsewhere, with a new queue timeout);
+// otherwise they stay in that server's queue and get its next free slot. It then hands backend-queued requests to
+// servers with free slots. It returns the number of requests redistributed and handed over. Caller holds b.mu.
+func (b *backend) dispatchLocked(lost []*srv) (xferred, grabbed int) {
+	if b.cfg.Options.Redispatch && !b.cfg.Options.Persist {
+		for _, s := range lost {
+			for w := s.queue.pop(); w != nil; w = s.queue.pop() {
+				s.lb.Queued--
+				w.srv = nil
+				w.ch <- nil // the waiter balances again
+				xferred++
+			}
 		}
 	}
 	for b.queue.len() > 0 {
 		lbs := b.sel.Select(&balance.Request{}, nil)
 		if lbs == nil || lbs.Full() {
-			return
+			break
 		}
 		s := b.servers[lbs.Index]
 		w := b.queue.pop()
 		b.takeLocked(s)
 		w.ch <- s
+		grabbed++
 	}
+	return xferred, grabbed
 }
 
 // acquire selects a server for req and takes a slot on it, waiting in the server or backend queue when every
-// candidate is full. avoid is skipped unless nothing else is left.
+// candidate is full. avoid is skipped unless nothing else is left. A request redistributed while it waits
+// (dispatchLocked) is balanced again, with a new queue timeout. It blocks until a slot, the timeout or ctx.
 func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration) (*srv, time.Duration, error) {
 	start := time.Now()
+	for {
+		s, err := b.acquireOnce(ctx, req, avoid, queueTimeout)
+		if s != nil || err != nil {
+			return s, time.Since(start), err
+		}
+	}
+}
+
+// acquireOnce is one pass of acquire: (nil, nil) means the request was redistributed and must balance again.
+func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration) (*srv, error) {
 	b.mu.Lock()
 	var av *balance.Server
 	if avoid != nil {
@@ -159,14 +181,14 @@ func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv,
 		s := b.servers[lbs.Index]
 		b.takeLocked(s)
 		b.mu.Unlock()
-		return s, 0, nil
+		return s, nil
 	}
 	w := &waiter{ch: make(chan *srv, 1)}
 	if lbs != nil {
 		s := b.servers[lbs.Index]
 		if s.cfg.Maxqueue > 0 && s.queue.len() >= s.cfg.Maxqueue {
 			b.mu.Unlock()
-			return nil, 0, errQueueFull
+			return nil, errQueueFull
 		}
 		w.srv = s
 		s.queue.push(w)
@@ -175,12 +197,18 @@ func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv,
 	} else {
 		if !b.anyUsableLocked() {
 			b.mu.Unlock()
-			return nil, 0, errNoServer
+			return nil, errNoServer
 		}
 		b.queue.push(w)
 		maxStore(&b.cnt.qmax, int64(b.queue.len()))
 	}
 	b.mu.Unlock()
+	return b.wait(ctx, w, queueTimeout)
+}
+
+// wait blocks until w is handed a slot (or nil: redistributed), the queue timeout passes or ctx ends; on the
+// latter two it leaves the queue. A slot handed over concurrently with the timeout is taken.
+func (b *backend) wait(ctx context.Context, w *waiter, queueTimeout time.Duration) (*srv, error) {
 	var timer <-chan time.Time
 	if queueTimeout > 0 {
 		t := time.NewTimer(queueTimeout)
@@ -189,7 +217,7 @@ func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv,
 	}
 	select {
 	case s := <-w.ch:
-		return s, time.Since(start), nil
+		return s, nil
 	case <-timer:
 	case <-ctx.Done():
 	}
@@ -204,17 +232,18 @@ func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv,
 	}
 	b.mu.Unlock()
 	if !removed {
-		// a slot was handed over concurrently
-		s := <-w.ch
-		return s, time.Since(start), nil
+		// a slot (or a redistribution) was handed over concurrently
+		return <-w.ch, nil
 	}
 	if ctx.Err() != nil {
-		return nil, time.Since(start), ctx.Err()
+		return nil, ctx.Err()
 	}
-	return nil, time.Since(start), errQueueTimeout
+	return nil, errQueueTimeout
 }
 
-// acquireThis takes a slot on a given server (persistence), waiting in its queue when it is full.
+// acquireThis takes a slot on a given server (persistence), waiting in its queue when it is full. It returns
+// (nil, wait, nil) when the server stopped taking traffic and redistributed the request: the caller balances it
+// then, as haproxy drops the persistence of a redistributed request.
 func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Duration) (*srv, time.Duration, error) {
 	start := time.Now()
 	b.mu.Lock()
@@ -232,31 +261,8 @@ func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Dur
 	s.lb.Queued++
 	maxStore(&s.st.cnt.qmax, int64(s.queue.len()))
 	b.mu.Unlock()
-	var timer <-chan time.Time
-	if queueTimeout > 0 {
-		t := time.NewTimer(queueTimeout)
-		defer t.Stop()
-		timer = t.C
-	}
-	select {
-	case got := <-w.ch:
-		return got, time.Since(start), nil
-	case <-timer:
-	case <-ctx.Done():
-	}
-	b.mu.Lock()
-	removed := s.queue.remove(w)
-	if removed {
-		s.lb.Queued--
-	}
-	b.mu.Unlock()
-	if !removed {
-		return <-w.ch, time.Since(start), nil
-	}
-	if ctx.Err() != nil {
-		return nil, time.Since(start), ctx.Err()
-	}
-	return nil, time.Since(start), errQueueTimeout
+	got, err := b.wait(ctx, w, queueTimeout)
+	return got, time.Since(start), err
 }
 
 func (b *backend) anyUsableLocked() bool {
@@ -422,6 +428,9 @@ func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Reques
 				res.err = err
 				return res
 			}
+			if s == nil {
+				fixed = nil // redistributed from the persistent server's queue: balance
+			}
 		}
 		if s == nil {
 			var tw time.Duration
@@ -524,17 +533,66 @@ func (s *srv) setState(state string) {
 	}
 	s.st.mu.Unlock()
 	if changed {
-		s.be.mu.Lock()
-		s.be.refreshLocked()
-		s.be.mu.Unlock()
-		what := "is going UP (leaving forced maintenance)"
-		if state == "maint" {
-			what = "is going DOWN for maintenance"
-		} else if state == "drain" {
-			what = "enters drain mode"
+		b := s.be
+		b.mu.Lock()
+		xferred, _ := b.refreshLocked()
+		tail := b.statusTailLocked(s, xferred, state == "maint")
+		b.mu.Unlock()
+		// haproxy's words and levels (srv_update_status, srv_append_status)
+		s.st.mu.Lock()
+		updown := "UP"
+		if !s.st.up() {
+			updown = "DOWN"
 		}
-		s.be.s.event(s.be, logfmt.LevelNotice, fmt.Sprintf("Server %s/%s %s.", s.be.cfg.Name, s.cfg.Name, what))
+		s.st.mu.Unlock()
+		prefix := ""
+		if s.cfg.Backup {
+			prefix = "Backup "
+		}
+		var what string
+		level := logfmt.LevelNotice
+		switch {
+		case state == "maint":
+			what = "is going DOWN for maintenance" + tail
+			if old == "" {
+				level = logfmt.LevelAlert
+			}
+		case old == "maint" && state == "drain":
+			what = "is " + updown + "/DRAIN (leaving forced maintenance)"
+		case old == "maint":
+			what = "is " + updown + "/READY (leaving forced maintenance)"
+		case state == "drain":
+			what = "enters drain state" + tail
+		default:
+			what = "is " + updown + " (leaving forced drain)"
+		}
+		b.s.event(b, level, fmt.Sprintf("%sServer %s/%s %s.", prefix, b.cfg.Name, s.cfg.Name, what))
 	}
+}
+
+// statusTailLocked is haproxy's srv_append_status tail for s: the servers left (or online), s's sessions, the
+// requests redistributed from its queue and those still in it. Caller holds b.mu.
+func (b *backend) statusTailLocked(s *srv, xferred int, stopped bool) string {
+	act, bck := 0, 0
+	for _, o := range b.servers {
+		if o.lb.Usable {
+			if o.lb.Backup {
+				bck++
+			} else {
+				act++
+			}
+		}
+	}
+	onBackup := ""
+	if bck > 0 && act == 0 {
+		onBackup = " Running on backup."
+	}
+	if stopped {
+		return fmt.Sprintf(". %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue",
+			act, bck, onBackup, s.lb.Served, xferred, s.queue.len())
+	}
+	return fmt.Sprintf(". %d active and %d backup servers online.%s %d sessions requeued, %d total in queue",
+		act, bck, onBackup, xferred, s.queue.len())
 }
 
 func (s *srv) setHealth(state string) {
@@ -679,7 +737,7 @@ func (s *srv) checkOnce(ctx context.Context) {
 		return
 	}
 	be.mu.Lock()
-	be.refreshLocked()
+	xferred, grabbed := be.refreshLocked()
 	act, bck := 0, 0
 	for _, o := range be.servers {
 		if o.lb.Usable {
@@ -690,8 +748,10 @@ func (s *srv) checkOnce(ctx context.Context) {
 			}
 		}
 	}
-	cur := s.lb.Served
-	q := s.queue.len()
+	if !wasUp {
+		xferred = grabbed
+	}
+	tail := be.statusTailLocked(s, xferred, wasUp)
 	be.mu.Unlock()
 	reason := res.Status.Desc()
 	detail := ""
@@ -702,17 +762,21 @@ func (s *srv) checkOnce(ctx context.Context) {
 		detail += fmt.Sprintf(", info: \"%s\"", res.Info)
 	}
 	ms := res.Duration.Milliseconds()
+	prefix := ""
+	if cfg.Backup {
+		prefix = "Backup "
+	}
 	var msg string
 	if wasUp {
-		msg = fmt.Sprintf("Server %s/%s is DOWN, reason: %s%s, check duration: %dms. %d active and %d backup servers left. %d sessions active, 0 requeued, %d remaining in queue.",
-			be.cfg.Name, cfg.Name, reason, detail, ms, act, bck, cur, q)
+		msg = fmt.Sprintf("%sServer %s/%s is DOWN, reason: %s%s, check duration: %dms%s.",
+			prefix, be.cfg.Name, cfg.Name, reason, detail, ms, tail)
 		be.s.event(be, logfmt.LevelAlert, msg)
 		if act == 0 && bck == 0 {
 			be.s.event(be, logfmt.LevelEmerg, fmt.Sprintf("backend %s has no server available!", be.cfg.Name))
 		}
 	} else {
-		msg = fmt.Sprintf("Server %s/%s is UP, reason: %s%s, check duration: %dms. %d active and %d backup servers online. 0 sessions requeued, 0 total in queue.",
-			be.cfg.Name, cfg.Name, reason, detail, ms, act, bck)
+		msg = fmt.Sprintf("%sServer %s/%s is UP, reason: %s%s, check duration: %dms%s.",
+			prefix, be.cfg.Name, cfg.Name, reason, detail, ms, tail)
 		be.s.event(be, logfmt.LevelNotice, msg)
 	}
 }

@@ -343,6 +343,18 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	if fixed == nil {
 		fixed = be.stickMatch(h)
 	}
+	h.st.lbreq.Body = nil
+	if be.cfg.Balance.Algo == config.AlgoURLParam && fixed == nil {
+		body, err := h.postParams(be)
+		if err != nil {
+			// haproxy: 408 when the body does not come within timeout http-request
+			fe.cnt.ereq.Add(1)
+			h.writeError(408)
+			h.logError(408, "cD", be, start)
+			return false
+		}
+		h.st.lbreq.Body = body
+	}
 	var res connectResult
 	var bc *beConn
 	for attempt := 0; ; attempt++ {
@@ -387,6 +399,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		}
 		break
 	}
+	h.st.lbreq.Body = nil // balancing is over: drop the copy before the state goes back to its pool
 	sv := res.srv
 	be.stickStore(h, sv)
 	h.sess.srv.Store(sv)
@@ -835,4 +848,62 @@ func (s *Server) formatLog(fe *frontend, e *logfmt.Entry, isHTTP bool) string {
 	}
 	// haproxy's default format: "Connect from %ci:%cp to %fi:%fp (%f/%HM)"
 	return "Connect from " + e.Client + " to " + e.Local + " (" + fe.cfg.Name + "/" + mode + ")"
+}
+
+// postParamsLimit is how much body balance url_param waits for: haproxy's buffer (tune.bufsize 16384) less its
+// tune.maxrewrite reserve (1024).
+const postParamsLimit = bufSize - 1024
+
+// postParams returns what balance url_param scans in a POST body when the query string lacks the parameter. As
+// haproxy 2.6 (with or without check_post), it first waits for the body: all of it, or the first
+// postParamsLimit bytes of a larger one, which then streams as usual; it answers an "Expect: 100-continue"
+// itself (and drops the header). The wait is bounded by the backend's timeout http-request (else the client
+// timeout); a timeout is returned as an error. The result is a copy, de-chunked; nil when there is nothing to scan.
+func (h *httpConn) postParams(be *backend) ([]byte, error) {
+	kind := h.req.RequestBody()
+	if string(h.req.Method) != "POST" || kind == httpx.BodyNone || h.br == nil {
+		return nil, nil
+	}
+	if _, ok := balance.URLParam(string(h.req.URI), be.cfg.Balance.Param); ok {
+		return nil, nil
+	}
+	if h.req.Expect100 && h.req.Minor == 1 {
+		h.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if err := h.bw.Flush(); err != nil {
+			return nil, nil // the forwarding that follows meets the error
+		}
+		h.req.Drop("Expect")
+		h.req.Expect100 = false
+	}
+	if to := be.cfg.Timeouts.HTTPRequest; to > 0 {
+		h.c.setRead(to)
+		defer h.c.clearAbs()
+	}
+	for {
+		n := h.br.Buffered()
+		b, _ := h.br.Peek(n)
+		switch kind {
+		case httpx.BodyLength:
+			if int64(n) >= h.req.ContentLength || n >= postParamsLimit {
+				return append([]byte(nil), b[:min(int64(n), h.req.ContentLength)]...), nil
+			}
+		case httpx.BodyChunked:
+			data, complete := balance.Dechunk(b)
+			if complete || n >= postParamsLimit {
+				return data, nil
+			}
+		}
+		if _, err := h.br.Peek(n + 1); err != nil {
+			if isTimeout(err) {
+				return nil, err
+			}
+			// the client closed or failed: scan what came, the forwarding meets the error
+			b, _ = h.br.Peek(h.br.Buffered())
+			if kind == httpx.BodyChunked {
+				data, _ := balance.Dechunk(b)
+				return data, nil
+			}
+			return append([]byte(nil), b[:min(int64(len(b)), h.req.ContentLength)]...), nil
+		}
+	}
 }

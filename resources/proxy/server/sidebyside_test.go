@@ -16,8 +16,8 @@ import (
 )
 
 // haproxyProc runs the Debian haproxy binary on cfg in the foreground as a child process; it is killed by PID and
-// reaped at cleanup.
-func haproxyProc(t *testing.T, cfg string, ports []int) {
+// reaped at cleanup. It returns the path of the file that collects haproxy's output.
+func haproxyProc(t *testing.T, cfg string, ports []int) string {
 	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -56,6 +56,7 @@ func haproxyProc(t *testing.T, cfg string, ports []int) {
 			t.Fatalf("haproxy did not listen on %d: %s", p, b)
 		}
 	}
+	return filepath.Join(dir, "haproxy.log")
 }
 
 type sbsReq struct {
