@@ -76,6 +76,9 @@ func (a *Agent) load(r agents.Request) (*rproxy.Config, agents.Result) {
 		}
 		return nil, agents.Result{RC: agents.ErrConfigured, Reason: reason}
 	}
+	if cfg.Global.Nbthread > 0 {
+		a.log.Warn("proxy configuration: nbthread has no effect inside clusterd (it shares clusterd's threads; duet-proxy honours it)", "rsc", r.Resource)
+	}
 	return cfg, agents.Result{RC: agents.Success}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	goruntime "runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -265,6 +266,10 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 			}
 		}
 	}
+	if n := cfg.Global.Nbthread; n > 0 {
+		// haproxy's thread count is the number of threads running Go code
+		goruntime.GOMAXPROCS(n)
+	}
 	node := o.localPeer
 	srv := server.NewWithOptions(cfg, log, server.Options{Stdout: stdout, Stderr: stderr, Node: node})
 	if err := srv.Start(ctx); err != nil {
@@ -310,6 +315,9 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 					continue
 				}
 				grace = ncfg.Global.HardStop
+				if n := ncfg.Global.Nbthread; n > 0 {
+					goruntime.GOMAXPROCS(n)
+				}
 			case syscall.SIGUSR1:
 				d := grace
 				if d <= 0 {

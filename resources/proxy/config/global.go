@@ -39,8 +39,7 @@ func (p *parser) globalKeyword(w []string) {
 		}
 	case "nbthread":
 		if v, ok := p.intArg(w, 1, 1, 4096); ok {
-			g.Nbthread = v
-			p.warnf("'nbthread' is accepted but Duet schedules goroutines on GOMAXPROCS threads instead.")
+			g.Nbthread = v // duet-proxy runs Go code on this many threads (GOMAXPROCS)
 		}
 	case "node":
 		if p.needArgs(w, 1, "<name> as argument") {
