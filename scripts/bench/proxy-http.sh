@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: HTTP keep-alive through haproxy and duet-proxy with the same configuration (2 nginx backends,
-# roundrobin), wrk on the same machine. Also measures new-connection-per-request. Prints a table and
+# roundrobin), wrk on the same machine. Also measures new-connection-per-request and memory per idle keep-alive
+# connection. The two proxies alternate over ROUNDS rounds (the order flips every round); each figure is the
+# median of its rounds. Prints a table with every round and
 #   RESULT duet_rps=... haproxy_rps=... ratio=... duet_p99_ms=... haproxy_p99_ms=... duet_rss_mb=... haproxy_rss_mb=...
-# Environment: DURATION (10s), CONNS (50), THREADS (2).
+# Environment: DURATION (10s), CONNS (50), THREADS (2), ROUNDS (3), IDLE (3000).
 source "$(dirname "$0")/proxy-lib.sh"
 build_duet
 start_nginx
@@ -12,16 +14,30 @@ start_pair "    mode http
     server s2 127.0.0.1:$B2
 "
 declare -A R
+for who in haproxy duet; do R[$who-rps]=""; R[$who-p50]=""; R[$who-p99]=""; R[$who-cpu]=""; R[$who-close]=""; done
+printf '%-6s %-8s %12s %9s %9s %12s %12s\n' round proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "close req/s"
+for round in $(seq 1 "$ROUNDS"); do
+  order="haproxy duet"; [ $((round % 2)) = 0 ] && order="duet haproxy"
+  for who in $order; do
+    if [ $who = haproxy ]; then port=$HP; pid=$HPID; else port=$DP; pid=$DPID; fi
+    run_wrk "$who-ka" "$port" / "$pid"
+    R[$who-rps]+=" $RPS"; R[$who-p50]+=" $P50"; R[$who-p99]+=" $P99"; R[$who-cpu]+=" $CPU_US"
+    ka=$RPS; p50=$P50; p99=$P99; cpu=$CPU_US
+    run_wrk "$who-close" "$port" / "$pid" -H "Connection: close"
+    R[$who-close]+=" $RPS"
+    printf '%-6s %-8s %12s %9s %9s %12s %12s\n' "$round" "$who" "$ka" "$p50" "$p99" "$cpu" "$RPS"
+  done
+done
 for who in haproxy duet; do
   if [ $who = haproxy ]; then port=$HP; pid=$HPID; else port=$DP; pid=$DPID; fi
-  run_wrk "$who-ka" "$port" / "$pid"
-  R[$who-rps]=$RPS; R[$who-p50]=$P50; R[$who-p99]=$P99; R[$who-cpu]=$CPU_US
   R[$who-rss]=$(rss_mb "$pid")
-  run_wrk "$who-close" "$port" / "$pid" -H "Connection: close"
-  R[$who-close]=$RPS
   R[$who-idle]=$(idle_kb "$port" "$pid")
+  for k in rps p50 p99 cpu close; do
+    # shellcheck disable=SC2086
+    R[$who-$k]=$(median ${R[$who-$k]})
+  done
 done
-printf '\n%-10s %12s %9s %9s %12s %9s %14s %14s\n' proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "close req/s" "idle kB/conn"
+printf '\nmedian of %s rounds\n%-10s %12s %9s %9s %12s %9s %14s %14s\n' "$ROUNDS" proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "close req/s" "idle kB/conn"
 for who in haproxy duet; do
   printf '%-10s %12s %9s %9s %12s %9s %14s %14s\n' "$who" "${R[$who-rps]}" "${R[$who-p50]}" "${R[$who-p99]}" "${R[$who-cpu]}" "${R[$who-rss]}" "${R[$who-close]}" "${R[$who-idle]}"
 done

@@ -119,6 +119,11 @@ for u in ("us","ms","s"):
         print("%.3f" % (float(v[:-len(u)])*m[u])); break
 else: print("nan")'; }
 
+# median V...: the median of the values (the benchmarks alternate the two proxies over ROUNDS rounds and report
+# each one's median, so that a burst of load from elsewhere on the machine does not decide the ratio)
+median() { python3 -c 'import sys,statistics; print(repr(round(statistics.median(float(v) for v in sys.argv[1:]), 3)))' "$@"; }
+ROUNDS=${ROUNDS:-3}
+
 ratio() { python3 -c "print('%.3f' % (float('$1')/float('$2')) if float('$2') else 'nan')"; }
 
 # idle_kb PORT PID: opens IDLE (3000) keep-alive client connections, one request each, and prints the proxy's
