@@ -54,6 +54,7 @@ type reqState struct {
 	req, resp httpx.Head
 	entry     logfmt.Entry
 	lbreq     balance.Request
+	raw       rawSock
 	pc        prefixConn
 	prefix    [512]byte
 }
@@ -67,6 +68,12 @@ func (h *httpConn) attach() {
 	st := reqStatePool.Get().(*reqState)
 	h.st, h.req, h.resp, h.entry = st, &st.req, &st.resp, &st.entry
 	st.pc = prefixConn{c: h.c, b: &st.prefix}
+	if h.fd >= 0 {
+		if rc, err := h.c.Conn.(*net.TCPConn).SyscallConn(); err == nil {
+			st.raw.bind(rc)
+			h.c.raw = &st.raw
+		}
+	}
 	st.lbreq = balance.Request{Src: h.src, Headers: h.headers}
 }
 
@@ -74,7 +81,7 @@ func (h *httpConn) detach() {
 	if h.st == nil {
 		return
 	}
-	h.st.pc.c, h.st.lbreq.Headers = nil, nil
+	h.st.pc.c, h.st.lbreq.Headers, h.st.raw.rc, h.c.raw = nil, nil, nil, nil
 	reqStatePool.Put(h.st)
 	h.st, h.req, h.resp, h.entry = nil, nil, nil, nil
 }
@@ -84,9 +91,7 @@ func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session,
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.src = srcAddr(c.RemoteAddr())
 	h.headers = h.Headers
-	if s.parker != nil {
-		h.fd = socketFD(c)
-	}
+	h.fd = socketFD(c)
 	sess.http.Store(h)
 	h.attach()
 	h.run(true)
@@ -199,7 +204,7 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 	p := h.s.parker
 	if h.fd >= 0 && p != nil && h.until.Sub(now) > idleGrace {
 		h.c.setRead(idleGrace)
-		n, err := h.c.Conn.Read(h.st.pc.b[:])
+		n, err := h.c.readNow(h.st.pc.b[:])
 		if n == 0 && isTimeout(err) && !h.s.draining.Load() {
 			h.detach()
 			if p.park(h, first) {
@@ -217,7 +222,7 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 		h.idle.Store(false)
 		return waitEnd
 	}
-	n, err := h.c.Conn.Read(h.st.pc.b[:])
+	n, err := h.c.readNow(h.st.pc.b[:])
 	h.idle.Store(false)
 	return h.gotFirstBytes(n, err, first)
 }

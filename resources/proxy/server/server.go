@@ -773,7 +773,7 @@ func (s *Server) dial(ctx context.Context, sv *srv, dstPort int, timeout time.Du
 	}
 	s.track(c)
 	t := sv.be.cfg.Timeouts
-	dc := &dconn{Conn: c, rto: t.Server, wto: t.Server}
+	dc := &dconn{Conn: c, rto: t.Server, wto: t.Server, raw: newRawSock(c)}
 	return &beConn{c: dc, br: getReader(dc), bw: getWriter(dc)}, nil
 }
 

@@ -141,7 +141,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	e.Backend = be.cfg.Name
 	be.cnt.open(time.Now())
 	defer be.cnt.scur.Add(-1)
-	cd := &dconn{Conn: c}
+	cd := &dconn{Conn: c, raw: newRawSock(c)}
 	req := &balance.Request{Src: srcAddr(c.RemoteAddr())}
 	var early []byte
 	if be.cfg.Balance.Algo == config.AlgoRDPCookie {

@@ -15,6 +15,7 @@ import (
 // to now+timeout, refreshing the kernel timer only when a quarter of the timeout has elapsed.
 type dconn struct {
 	net.Conn
+	raw      *rawSock // plain TCP: recvfrom/sendto without the VFS and syscall hand-off costs (nil: through Conn)
 	rto, wto time.Duration
 	rdl, wdl time.Time
 	abs      bool // an absolute read deadline (setRead) is in force: no refresh
@@ -22,12 +23,23 @@ type dconn struct {
 
 func (d *dconn) Read(p []byte) (int, error) {
 	d.armRead()
-	return d.Conn.Read(p)
+	return d.readNow(p)
 }
 
 func (d *dconn) Write(p []byte) (int, error) {
 	d.armWrite()
+	if d.raw != nil {
+		return d.raw.writeAll(p)
+	}
 	return d.Conn.Write(p)
+}
+
+// readNow reads without touching the deadline.
+func (d *dconn) readNow(p []byte) (int, error) {
+	if d.raw != nil {
+		return d.raw.read(p)
+	}
+	return d.Conn.Read(p)
 }
 
 // armRead pushes the inactivity read deadline back (only when a quarter of it has passed: a deadline change

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// rawSock reads and writes a plain TCP socket with recvfrom(2) and sendto(2) issued as raw system calls, waiting
+// on Go's netpoller (and its deadlines) through syscall.RawConn when the socket is not ready.
+//
+// Why: net.TCPConn's Read and Write go through read(2)/write(2) (the VFS layer on top of the socket calls) and
+// through the runtime's entersyscall/exitsyscall, which let the runtime's monitor hand the P to another thread
+// whenever a call lasts over 20 µs — and a loopback write does the receiver's TCP work inline, so it often does.
+// Under a proxy's load that meant a thread hand-off or a monitor wake-up every other request. On a non-blocking
+// socket these calls never block, so nothing is lost by keeping the P: measured with perf, this removes about a
+// tenth of the kernel time per request.
+type rawSock struct {
+	rc            syscall.RawConn
+	rbuf, wbuf    []byte
+	rn, wn        int
+	rerr, werr    syscall.Errno
+	readFn, write func(uintptr) bool // made once: a closure per call would allocate
+}
+
+func newRawSock(c net.Conn) *rawSock {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawSock{}
+	r.bind(rc)
+	return r
+}
+
+// bind points r at a socket (a pooled rawSock is bound to each connection it serves).
+func (r *rawSock) bind(rc syscall.RawConn) {
+	r.rc = rc
+	if r.readFn == nil {
+		r.readFn, r.write = r.doRead, r.doWrite
+	}
+}
+
+func (r *rawSock) doRead(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.rbuf[0])), uintptr(len(r.rbuf)), 0, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait for readiness on the netpoller
+		}
+		r.rn, r.rerr = int(n), e
+		return true
+	}
+}
+
+func (r *rawSock) doWrite(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.wbuf[0])), uintptr(len(r.wbuf)), syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.wn, r.werr = int(n), e
+		return true
+	}
+}
+
+// read is net.Conn's Read: io.EOF at the end of the stream, os.ErrDeadlineExceeded at the deadline.
+func (r *rawSock) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.rbuf = p
+	err := r.rc.Read(r.readFn)
+	r.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case r.rerr != 0:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("recvfrom", r.rerr)}
+	case r.rn == 0:
+		return 0, io.EOF
+	}
+	return r.rn, nil
+}
+
+// write is net.Conn's Write: all of p, or an error.
+func (r *rawSock) writeAll(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		r.wbuf = p[done:]
+		err := r.rc.Write(r.write)
+		r.wbuf = nil
+		switch {
+		case err != nil:
+			return done, err
+		case r.werr != 0:
+			return done, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("sendto", r.werr)}
+		}
+		done += r.wn
+	}
+	return done, nil
+}
