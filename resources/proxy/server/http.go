@@ -34,14 +34,13 @@ type httpConn struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	feName  string
-	dstPort int
 	src     netip.Addr
-	headers func(string) []string // h.Headers, made once (the balancers' view of the request headers)
-	curBE   *backend              // backend of the request being served (error files)
+	curBE   *backend // backend of the request being served (error files)
 	lst     *listener
 	idle    atomic.Bool
-	fd      int32     // socket of a plain TCP connection (parking); -1 when it cannot park
-	until   time.Time // end of the wait for the next request, kept across a park
+	fd      int32 // socket of a plain TCP connection; -1 for TLS (no parking, no raw socket calls)
+	dstPort int32
+	until   int64 // end of the wait for the next request (Unix ns; 0: not waiting), kept across a park
 	// parker bookkeeping (guarded by the parker's lock while parked)
 	parkIdx   int32
 	parkFirst bool
@@ -74,7 +73,7 @@ func (h *httpConn) attach() {
 			h.c.raw = &st.raw
 		}
 	}
-	st.lbreq = balance.Request{Src: h.src, Headers: h.headers}
+	st.lbreq = balance.Request{Src: h.src, Headers: h.Headers}
 }
 
 func (h *httpConn) detach() {
@@ -87,10 +86,9 @@ func (h *httpConn) detach() {
 }
 
 func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int) {
-	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: dstPort, fd: -1, parkIdx: -1}
+	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: int32(dstPort), fd: -1, parkIdx: -1}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.src = srcAddr(c.RemoteAddr())
-	h.headers = h.Headers
 	h.fd = socketFD(c)
 	sess.http.Store(h)
 	h.attach()
@@ -186,7 +184,7 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 	}
 	h.releaseBuffers()
 	now := time.Now()
-	if h.until.IsZero() {
+	if h.until == 0 {
 		t := h.fe.cfg.Timeouts
 		to := t.HTTPRequest
 		if !first && t.HTTPKeepAlive > 0 {
@@ -196,13 +194,13 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 			to = t.Client
 		}
 		if to > 0 {
-			h.until = now.Add(to)
+			h.until = now.Add(to).UnixNano()
 		} else {
-			h.until = now.Add(100 * 365 * 24 * time.Hour) // no timeout configured: wait as long as the client
+			h.until = now.Add(100 * 365 * 24 * time.Hour).UnixNano() // no timeout configured: wait as long as the client
 		}
 	}
 	p := h.s.parker
-	if h.fd >= 0 && p != nil && h.until.Sub(now) > idleGrace {
+	if h.fd >= 0 && p != nil && time.Duration(h.until-now.UnixNano()) > idleGrace {
 		h.c.setRead(idleGrace)
 		n, err := h.c.readNow(h.st.pc.b[:])
 		if n == 0 && isTimeout(err) && !h.s.draining.Load() {
@@ -215,7 +213,7 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 			return h.gotFirstBytes(n, err, first)
 		}
 	}
-	h.c.setRead(max(time.Until(h.until), time.Nanosecond))
+	h.c.setRead(max(time.Duration(h.until-time.Now().UnixNano()), time.Nanosecond))
 	h.idle.Store(true)
 	if h.s.draining.Load() {
 		// stopping: Stop may have looked at this connection before it went idle
@@ -238,7 +236,7 @@ func (h *httpConn) gotFirstBytes(n int, err error, first bool) waitResult {
 		}
 		return waitEnd
 	}
-	h.until = time.Time{}
+	h.until = 0
 	h.br = getReader(&h.st.pc)
 	h.bw = getWriter(h.c)
 	return waitReady
@@ -363,7 +361,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	var res connectResult
 	var bc *beConn
 	for attempt := 0; ; attempt++ {
-		res = be.connectTo(s.ctx, fixed, &h.st.lbreq, h.dstPort, !closeServer && attempt == 0)
+		res = be.connectTo(s.ctx, fixed, &h.st.lbreq, int(h.dstPort), !closeServer && attempt == 0)
 		if res.err != nil {
 			e.Tw = res.tw.Milliseconds()
 			e.Retries, e.Redispatch = res.retries, res.redispatch
@@ -441,7 +439,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 				// closed keep-alive connection: haproxy would retry on a new connection
 				s.untrack(bc.c.Conn)
 				bc.close()
-				nb, derr := s.dial(s.ctx, sv, h.dstPort, be.cfg.Timeouts.Connect)
+				nb, derr := s.dial(s.ctx, sv, int(h.dstPort), be.cfg.Timeouts.Connect)
 				if derr == nil {
 					bc = nb
 					res.conn, res.reused = nb, false

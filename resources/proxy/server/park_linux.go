@@ -33,7 +33,7 @@ type parker struct {
 type deadlines []*httpConn
 
 func (d deadlines) Len() int           { return len(d) }
-func (d deadlines) Less(i, j int) bool { return d[i].until.Before(d[j].until) }
+func (d deadlines) Less(i, j int) bool { return d[i].until < d[j].until }
 func (d deadlines) Swap(i, j int) {
 	d[i], d[j] = d[j], d[i]
 	d[i].parkIdx, d[j].parkIdx = int32(i), int32(j)
@@ -91,7 +91,7 @@ func (p *parker) park(h *httpConn, first bool) bool {
 	}
 	h.parkFirst = first
 	p.parked[h.fd] = h
-	wasFirst := len(p.byTime) == 0 || h.until.Before(p.byTime[0].until)
+	wasFirst := len(p.byTime) == 0 || h.until < p.byTime[0].until
 	heap.Push(&p.byTime, h)
 	if wasFirst {
 		// run sleeps until the earliest deadline it knew of: tell it about an earlier one
@@ -118,7 +118,7 @@ func (p *parker) run(resume, expire func(h *httpConn, first bool)) {
 		p.mu.Lock()
 		wait := -1
 		if len(p.byTime) > 0 {
-			wait = int((time.Until(p.byTime[0].until) + time.Millisecond - 1) / time.Millisecond)
+			wait = int((time.Duration(p.byTime[0].until-time.Now().UnixNano()) + time.Millisecond - 1) / time.Millisecond)
 			wait = max(wait, 0)
 		}
 		p.mu.Unlock()
@@ -142,8 +142,8 @@ func (p *parker) run(resume, expire func(h *httpConn, first bool)) {
 				ready = append(ready, h)
 			}
 		}
-		now := time.Now()
-		for len(p.byTime) > 0 && !p.byTime[0].until.After(now) {
+		now := time.Now().UnixNano()
+		for len(p.byTime) > 0 && p.byTime[0].until <= now {
 			h := p.byTime[0]
 			p.unparkLocked(h)
 			late = append(late, h)

@@ -52,7 +52,7 @@ func spliceDir(dst, src *dconn, last *atomic.Int64, to time.Duration) (n int64, 
 		if err != nil {
 			if isTimeout(err) {
 				if to > 0 && time.Since(time.Unix(0, last.Load())) < to {
-					src.rdl = time.Time{}
+					src.rdl = 0
 					continue
 				}
 				how = 'T'

@@ -280,7 +280,7 @@ func copyDir(dst, src *dconn, last *atomic.Int64, to time.Duration) (int64, byte
 		if err != nil {
 			if isTimeout(err) {
 				if to > 0 && time.Since(time.Unix(0, last.Load())) < to {
-					src.rdl = time.Time{}
+					src.rdl = 0
 					continue
 				}
 				how = 'T'

@@ -17,8 +17,8 @@ type dconn struct {
 	net.Conn
 	raw      *rawSock // plain TCP: recvfrom/sendto without the VFS and syscall hand-off costs (nil: through Conn)
 	rto, wto time.Duration
-	rdl, wdl time.Time
-	abs      bool // an absolute read deadline (setRead) is in force: no refresh
+	rdl, wdl int64 // current deadlines, Unix nanoseconds (0: none)
+	abs      bool  // an absolute read deadline (setRead) is in force: no refresh
 }
 
 func (d *dconn) Read(p []byte) (int, error) {
@@ -47,9 +47,10 @@ func (d *dconn) readNow(p []byte) (int, error) {
 func (d *dconn) armRead() {
 	if d.rto > 0 && !d.abs {
 		now := time.Now()
-		if d.rdl.Sub(now) < d.rto*3/4 {
-			d.rdl = now.Add(d.rto)
-			_ = d.Conn.SetReadDeadline(d.rdl)
+		if time.Duration(d.rdl-now.UnixNano()) < d.rto*3/4 {
+			dl := now.Add(d.rto)
+			d.rdl = dl.UnixNano()
+			_ = d.Conn.SetReadDeadline(dl)
 		}
 	}
 }
@@ -57,9 +58,10 @@ func (d *dconn) armRead() {
 func (d *dconn) armWrite() {
 	if d.wto > 0 {
 		now := time.Now()
-		if d.wdl.Sub(now) < d.wto*3/4 {
-			d.wdl = now.Add(d.wto)
-			_ = d.Conn.SetWriteDeadline(d.wdl)
+		if time.Duration(d.wdl-now.UnixNano()) < d.wto*3/4 {
+			dl := now.Add(d.wto)
+			d.wdl = dl.UnixNano()
+			_ = d.Conn.SetWriteDeadline(dl)
 		}
 	}
 }
@@ -71,14 +73,15 @@ func (d *dconn) setRead(to time.Duration) {
 		return
 	}
 	d.abs = true
-	d.rdl = time.Now().Add(to)
-	_ = d.Conn.SetReadDeadline(d.rdl)
+	dl := time.Now().Add(to)
+	d.rdl = dl.UnixNano()
+	_ = d.Conn.SetReadDeadline(dl)
 }
 
 // clearAbs returns to the inactivity timeout rto (or no deadline at all).
 func (d *dconn) clearAbs() {
 	d.abs = false
-	d.rdl = time.Time{}
+	d.rdl = 0
 	if d.rto <= 0 {
 		_ = d.Conn.SetReadDeadline(time.Time{})
 	}
