@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/duet-ha/duet/resources/proxy/balance"
@@ -91,8 +92,28 @@ func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session,
 	h.src = srcAddr(c.RemoteAddr())
 	h.fd = socketFD(c)
 	sess.http.Store(h)
-	h.attach()
 	h.run(true)
+}
+
+// waitReadable waits, up to the read deadline, until c has bytes to read (or an end of stream) without reading
+// them. A wake-up may be spurious: the caller reads normally afterwards.
+func waitReadable(c net.Conn) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	waited := false
+	return rc.Read(func(uintptr) bool {
+		if waited {
+			return true
+		}
+		waited = true
+		return false // first call: wait for readiness on the netpoller
+	})
 }
 
 // socketFD is the descriptor of a plain TCP connection, or -1 (TLS connections may hold decrypted bytes that
@@ -200,19 +221,32 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 		}
 	}
 	p := h.s.parker
-	if h.fd >= 0 && p != nil && time.Duration(h.until-now.UnixNano()) > idleGrace {
-		h.c.setRead(idleGrace)
-		n, err := h.c.readNow(h.st.pc.b[:])
-		if n == 0 && isTimeout(err) && !h.s.draining.Load() {
+	grace := idleGrace
+	if h.st == nil {
+		grace = firstGrace
+	}
+	if h.fd >= 0 && p != nil && time.Duration(h.until-now.UnixNano()) > grace {
+		h.c.setRead(grace)
+		if h.st == nil {
+			// a new connection: wait for its first bytes without taking the per-request state, so that a burst of
+			// connections that have not spoken yet costs no more than their sockets
+			if err := waitReadable(h.c.Conn); isTimeout(err) && !h.s.draining.Load() && p.park(h, first) {
+				return waitParked
+			}
+			h.attach()
+		} else {
+			n, err := h.c.readNow(h.st.pc.b[:])
+			if n != 0 || !isTimeout(err) || h.s.draining.Load() {
+				return h.gotFirstBytes(n, err, first)
+			}
 			h.detach()
 			if p.park(h, first) {
 				return waitParked
 			}
 			h.attach()
-		} else {
-			return h.gotFirstBytes(n, err, first)
 		}
 	}
+	h.attach()
 	h.c.setRead(max(time.Duration(h.until-time.Now().UnixNano()), time.Nanosecond))
 	h.idle.Store(true)
 	if h.s.draining.Load() {

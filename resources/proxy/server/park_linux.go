@@ -57,6 +57,11 @@ func (d *deadlines) Pop() any {
 // their stacks quickly.
 const idleGrace = 20 * time.Millisecond
 
+// firstGrace is idleGrace for a new connection's first request, which follows the handshake at once from any
+// client that is going to send one: shorter, so that a burst of silent connections (pre-connecting browsers, a
+// flood) parks almost at once instead of holding goroutine stacks.
+const firstGrace = 2 * time.Millisecond
+
 func newParker() (*parker, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {

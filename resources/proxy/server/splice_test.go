@@ -48,22 +48,29 @@ func TestTCPSplice(t *testing.T) {
 	want := fmt.Sprintf("%x\n", sum[:]) + string(big)
 	for _, opt := range []string{"", "option splice-auto", "option splice-request", "option splice-response"} {
 		t.Run(fmt.Sprintf("%q", opt), func(t *testing.T) {
-			p := freePort(t)
+			p, pidle := freePort(t), freePort(t)
 			s := startProxy(t, defaults+`
 listen t
     bind 127.0.0.1:{P}
+    mode tcp
+    timeout client 20s
+    timeout server 20s
+    {OPT}
+    server s1 127.0.0.1:{B}
+listen idle
+    bind 127.0.0.1:{PIDLE}
     mode tcp
     timeout client 400ms
     timeout server 400ms
     {OPT}
     server s1 127.0.0.1:{B}
-`, map[string]any{"P": p, "B": ln.Addr().(*net.TCPAddr).Port, "OPT": opt})
+`, map[string]any{"P": p, "PIDLE": pidle, "B": ln.Addr().(*net.TCPAddr).Port, "OPT": opt})
 			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 			go func() {
 				_, _ = c.Write(up)
 				_ = c.(*net.TCPConn).CloseWrite()
@@ -80,7 +87,7 @@ listen t
 				return st.bin.Load() == int64(len(up)) && st.bout.Load() == int64(len(want))
 			})
 			// an idle stream ends at the inactivity timeout, spliced or not
-			c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", pidle))
 			if err != nil {
 				t.Fatal(err)
 			}
