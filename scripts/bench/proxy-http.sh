@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Benchmark: HTTP keep-alive through haproxy and duet-proxy with the same configuration (2 nginx backends,
 # roundrobin), wrk on the same machine. Also measures new-connection-per-request and memory per idle keep-alive
-# connection. The two proxies alternate over ROUNDS rounds (the order flips every round); each figure is the
+# connection (measured first, on freshly started proxies: after one request each, and silent). The two proxies alternate over ROUNDS rounds (the order flips every round); each figure is the
 # median of its rounds. Prints a table with every round and
 #   RESULT duet_rps=... haproxy_rps=... ratio=... duet_p99_ms=... haproxy_p99_ms=... duet_rss_mb=... haproxy_rss_mb=...
 # Environment: DURATION (10s), CONNS (50), THREADS (2), ROUNDS (3), IDLE (3000).
 source "$(dirname "$0")/proxy-lib.sh"
 build_duet
 start_nginx
-start_pair "    mode http
+BODY="    mode http
     balance roundrobin
     server s1 127.0.0.1:$B1
     server s2 127.0.0.1:$B2
 "
 declare -A R
+# memory first, each figure on freshly started proxies (so that neither reuses memory freed by an earlier run)
+start_pair "$BODY"
+R[haproxy-idle]=$(idle_kb "$HP" "$HPID"); R[duet-idle]=$(idle_kb "$DP" "$DPID")
+start_pair "$BODY"
+R[haproxy-silent]=$(idle_kb "$HP" "$HPID" silent); R[duet-silent]=$(idle_kb "$DP" "$DPID" silent)
+start_pair "$BODY"
 for who in haproxy duet; do R[$who-rps]=""; R[$who-p50]=""; R[$who-p99]=""; R[$who-cpu]=""; R[$who-close]=""; done
 printf '%-6s %-8s %12s %9s %9s %12s %12s\n' round proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "close req/s"
 for round in $(seq 1 "$ROUNDS"); do
@@ -31,15 +37,14 @@ done
 for who in haproxy duet; do
   if [ $who = haproxy ]; then port=$HP; pid=$HPID; else port=$DP; pid=$DPID; fi
   R[$who-rss]=$(rss_mb "$pid")
-  R[$who-idle]=$(idle_kb "$port" "$pid")
   for k in rps p50 p99 cpu close; do
     # shellcheck disable=SC2086
     R[$who-$k]=$(median ${R[$who-$k]})
   done
 done
-printf '\nmedian of %s rounds\n%-10s %12s %9s %9s %12s %9s %14s %14s\n' "$ROUNDS" proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "close req/s" "idle kB/conn"
+printf '\nmedian of %s rounds\n%-10s %12s %9s %9s %12s %9s %14s %14s %16s\n' "$ROUNDS" proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "RSS MB" "close req/s" "idle kB/conn" "silent kB/conn"
 for who in haproxy duet; do
-  printf '%-10s %12s %9s %9s %12s %9s %14s %14s\n' "$who" "${R[$who-rps]}" "${R[$who-p50]}" "${R[$who-p99]}" "${R[$who-cpu]}" "${R[$who-rss]}" "${R[$who-close]}" "${R[$who-idle]}"
+  printf '%-10s %12s %9s %9s %12s %9s %14s %14s %16s\n' "$who" "${R[$who-rps]}" "${R[$who-p50]}" "${R[$who-p99]}" "${R[$who-cpu]}" "${R[$who-rss]}" "${R[$who-close]}" "${R[$who-idle]}" "${R[$who-silent]}"
 done
-echo "close_ratio=$(ratio "${R[duet-close]}" "${R[haproxy-close]}") idle_kb_per_conn_ratio=$(ratio "${R[duet-idle]}" "${R[haproxy-idle]}")"
+echo "close_ratio=$(ratio "${R[duet-close]}" "${R[haproxy-close]}") idle_kb_per_conn_ratio=$(ratio "${R[duet-idle]}" "${R[haproxy-idle]}") silent_kb_per_conn_ratio=$(ratio "${R[duet-silent]}" "${R[haproxy-silent]}")"
 echo "RESULT duet_rps=${R[duet-rps]} haproxy_rps=${R[haproxy-rps]} ratio=$(ratio "${R[duet-rps]}" "${R[haproxy-rps]}") duet_p99_ms=${R[duet-p99]} haproxy_p99_ms=${R[haproxy-p99]} duet_rss_mb=${R[duet-rss]} haproxy_rss_mb=${R[haproxy-rss]}"

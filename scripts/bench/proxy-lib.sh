@@ -126,18 +126,22 @@ ROUNDS=${ROUNDS:-3}
 
 ratio() { python3 -c "print('%.3f' % (float('$1')/float('$2')) if float('$2') else 'nan')"; }
 
-# idle_kb PORT PID: opens IDLE (3000) keep-alive client connections, one request each, and prints the proxy's
-# RSS growth per idle connection in kB (connections opened one after the other, each then left idle).
+# idle_kb PORT PID [silent]: opens IDLE (3000) keep-alive client connections, one request each, and prints the
+# proxy's RSS growth per idle connection in kB (connections opened one after the other, each then left idle).
+# With "silent", the connections send nothing at all (a burst of pre-connects) and are opened as fast as possible.
 idle_kb() {
-  local port=$1 pid=$2 n=${IDLE:-3000}
+  local port=$1 pid=$2 n=${IDLE:-3000} silent=${3:-}
   local before; before=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  python3 - "$port" "$n" "$WORK/idle-ready" > /dev/null 2>&1 <<'PY' &
+  python3 - "$port" "$n" "$WORK/idle-ready" "$silent" > /dev/null 2>&1 <<'PY' &
 import socket, sys, time
-port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+port, n, ready, silent = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 socks = []
 for i in range(n):
-    # one request per connection, one connection after the other: n idle keep-alive connections remain
     s = socket.create_connection(("127.0.0.1", port))
+    if silent:
+        socks.append(s)
+        continue
+    # one request per connection, one connection after the other: n idle keep-alive connections remain
     s.settimeout(5)
     s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     buf = b""
