@@ -62,6 +62,13 @@ func Run(ctx context.Context, c Cmd) Outcome {
 	err := cmd.Run()
 	out := Outcome{Code: -1, Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
 	if cmd.ProcessState == nil {
+		if ctx.Err() != nil {
+			// the time ran out before the program could start (exec.Cmd does not start once ctx is done): a
+			// timeout, not a missing program, which would read as "not installed" and ban the node
+			out.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
+			out.Cancelled = !out.TimedOut
+			return out
+		}
 		out.StartErr = fmt.Errorf("run %s: %w", c.Path, err)
 		return out
 	}

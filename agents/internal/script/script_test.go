@@ -62,3 +62,19 @@ func TestRun(t *testing.T) {
 		t.Fatalf("cancel: %+v", out)
 	}
 }
+
+// TestExpiredBeforeStart: a context that is already over is a timeout, not a program that cannot be started.
+func TestExpiredBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	out := Run(ctx, Cmd{Path: "/bin/true"})
+	if !out.TimedOut || out.StartErr != nil {
+		t.Fatalf("expired context: %+v", out)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if out := Run(ctx2, Cmd{Path: "/bin/true"}); !out.Cancelled || out.StartErr != nil {
+		t.Fatalf("cancelled context: %+v", out)
+	}
+}
