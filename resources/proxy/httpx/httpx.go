@@ -46,6 +46,7 @@ type Field struct {
 type Head struct {
 	buf    []byte
 	Fields []Field
+	lines  [][2]int // scratch of readHead, kept with its capacity across requests
 
 	// request line
 	Method, URI []byte
@@ -173,7 +174,8 @@ var tchar = func() (t [256]bool) {
 // readHead reads lines up to and including the empty line into h.buf. It returns the offsets of each line
 // (without its line ending).
 func (h *Head) readHead(br *bufio.Reader, limit int, bad func(string, ...any) error) ([][2]int, error) {
-	var lines [][2]int
+	lines := h.lines[:0]
+	defer func() { h.lines = lines[:0] }()
 	first := true
 	for {
 		line, err := br.ReadSlice('\n')
@@ -426,7 +428,12 @@ func splitTokens(v []byte) [][]byte {
 // parseCL parses a Content-Length value, accepting a comma list of identical values.
 func parseCL(v []byte) (int64, bool) {
 	var n int64 = -1
-	for _, part := range bytes.Split(v, []byte{','}) {
+	for rest := v; ; {
+		part := rest
+		comma := bytes.IndexByte(rest, ',')
+		if comma >= 0 {
+			part, rest = rest[:comma], rest[comma+1:]
+		}
 		part = bytes.Trim(part, " \t")
 		if len(part) == 0 || len(part) > 18 {
 			return 0, false
@@ -442,6 +449,9 @@ func parseCL(v []byte) (int64, bool) {
 			return 0, false
 		}
 		n = x
+		if comma < 0 {
+			break
+		}
 	}
 	return n, n >= 0
 }
@@ -538,7 +548,14 @@ func (h *Head) WriteRequestLine(w *bufio.Writer) {
 // WriteStatusLine writes the status line with the version haproxy always answers with (HTTP/1.1).
 func (h *Head) WriteStatusLine(w *bufio.Writer) {
 	w.WriteString("HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(h.Status))
+	if st := h.Status; st >= 100 && st <= 999 {
+		// byte by byte: a formatted string would be an allocation per response
+		w.WriteByte(byte('0' + st/100))
+		w.WriteByte(byte('0' + st/10%10))
+		w.WriteByte(byte('0' + st%10))
+	} else {
+		w.WriteString(strconv.Itoa(st))
+	}
 	w.WriteByte(' ')
 	w.Write(h.Reason)
 	w.WriteString("\r\n")
@@ -574,6 +591,13 @@ func CopyBody(w *bufio.Writer, br *bufio.Reader, kind BodyKind, length int64, er
 	case BodyNone:
 		return 0, nil
 	case BodyLength:
+		if length <= int64(br.Buffered()) {
+			// the whole body is already buffered (the common small answer): no copy machinery, no allocation
+			b, _ := br.Peek(int(length))
+			n, err := w.Write(b)
+			_, _ = br.Discard(n)
+			return int64(n), err
+		}
 		n, err := io.CopyN(w, br, length)
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

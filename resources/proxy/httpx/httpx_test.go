@@ -178,3 +178,20 @@ func FuzzReadResponse(f *testing.F) {
 		_, _ = CopyBody(w, br, h.ResponseBody([]byte("GET")), h.ContentLength, 502)
 	})
 }
+
+func TestParseCL(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true}, {"42", 42, true}, {" 42 ", 42, true}, {"42, 42", 42, true}, {"42,42,42", 42, true},
+		{"42, 43", 0, false}, {"", 0, false}, {",", 0, false}, {"42,", 0, false}, {"-1", 0, false},
+		{"1e3", 0, false}, {"1234567890123456789", 0, false},
+	} {
+		got, ok := parseCL([]byte(c.in))
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("parseCL(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
