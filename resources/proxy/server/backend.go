@@ -279,9 +279,10 @@ func (b *backend) takeLocked(s *srv) {
 	if b.repo != nil {
 		b.repo.Reposition(s.lb)
 	}
-	s.st.cnt.open(time.Now())
+	now := time.Now()
+	s.st.cnt.open(now)
 	s.st.cnt.lbtot.Add(1)
-	s.st.cnt.lastSess.Store(time.Now().Unix())
+	s.st.cnt.lastSess.Store(now.Unix())
 	b.cnt.lbtot.Add(1)
 }
 

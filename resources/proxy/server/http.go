@@ -356,7 +356,7 @@ func (h *httpConn) serveOne(first bool) bool {
 // forward sends the request to a server of be and relays the response.
 func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLine string) bool {
 	s, fe := h.s, h.fe
-	be.cnt.open(time.Now())
+	be.cnt.open(start) // the request's start: the rates count per second
 	defer be.cnt.scur.Add(-1)
 	be.cnt.reqTot.Add(1)
 	*h.entry = logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
