@@ -2,7 +2,7 @@
 # Duet's demo, on a fresh Debian machine, as root: two cluster nodes, two real servers and a client in
 # network namespaces; clusterd on both nodes; a VIP in a group with a service; live status; a planned move
 # (standby) and an unplanned failover (SIGKILL of the active node with its cable pulled), seen from the
-# client. Everything it creates is removed at the end, also on Ctrl-C.
+# client. Everything it creates is removed at the end, also on Ctrl-C (DUET_DEMO_KEEP=1 keeps the logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -17,7 +17,11 @@ cleanup() {
   set +e
   touch "$WORK/stop"
   topo_cleanup
-  rm -rf "$WORK"
+  if [ -n "${DUET_DEMO_KEEP:-}" ]; then
+    echo "demo: logs kept in $WORK (DUET_DEMO_KEEP)"
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
