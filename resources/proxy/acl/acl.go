@@ -64,6 +64,8 @@ type fetch struct {
 	occ  int // header occurrence (0 = all)
 	k    kind
 	get  func(t Txn, f *fetch) ([]string, bool)
+	// convs are the converters after the fetch (already applied by get; k is their output kind).
+	convs []*conv
 }
 
 // ACL is one named ACL (all its lines ORed) or an anonymous one.
@@ -154,7 +156,7 @@ func parseTermAuth(args []string, reg *auth.Registry) (*term, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("missing ACL criterion")
 	}
-	f, method, err := parseCriterion(args[0])
+	f, method, err := parseExpr(args[0])
 	if err != nil {
 		return nil, err
 	}

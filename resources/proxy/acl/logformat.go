@@ -47,10 +47,7 @@ func ParseFormat(s string) (*Format, error) {
 				return nil, fmt.Errorf("log-format '%s': missing ']'", s)
 			}
 			expr := s[i+2 : i+j]
-			if hasConverter(expr) {
-				return nil, fmt.Errorf("log-format '%s': converters are not supported by Duet yet", s)
-			}
-			f, m, err := parseCriterion(expr)
+			f, m, err := parseExpr(expr)
 			if err != nil {
 				return nil, fmt.Errorf("log-format '%s': %w", s, err)
 			}
@@ -104,26 +101,6 @@ func closingBracket(s string, from int) int {
 	return -1
 }
 
-// hasConverter reports whether a sample expression goes on past its fetch: a ',' outside parentheses.
-func hasConverter(expr string) bool {
-	depth := 0
-	for k := 0; k < len(expr); k++ {
-		switch expr[k] {
-		case '(':
-			depth++
-		case ')':
-			if depth > 0 {
-				depth--
-			}
-		case ',':
-			if depth == 0 {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // Render evaluates the format for t.
 func (fm *Format) Render(t Txn) string {
 	var b strings.Builder
@@ -164,7 +141,7 @@ type Sample struct {
 
 // ParseSample compiles a sample fetch expression such as "src", "req.hdr(host)" or "cook(SESSION)".
 func ParseSample(expr string) (*Sample, error) {
-	f, m, err := parseCriterion(expr)
+	f, m, err := parseExpr(expr)
 	if err != nil {
 		return nil, err
 	}
@@ -188,3 +165,18 @@ func (s *Sample) Fetch(t Txn) (string, bool) {
 
 // L4Only reports whether the sample needs no request (usable in TCP mode).
 func (s *Sample) L4Only() bool { return l4Fetch(s.f.name) }
+
+// FetchBin evaluates the sample as binary data, as haproxy casts a sample for hashing (balance hash): an IPv4
+// address is its 4 bytes, IPv6 its 16, an integer 8 bytes big-endian, a string its bytes.
+func (s *Sample) FetchBin(t Txn) ([]byte, bool) {
+	txt, ok := s.Fetch(t)
+	if !ok {
+		return nil, false
+	}
+	v, ok := fromFetch(txt, s.f.k)
+	if !ok {
+		return nil, false
+	}
+	b, ok := cast(v, tBin)
+	return []byte(b.s), ok
+}

@@ -7,6 +7,7 @@ package balance
 import (
 	"net/netip"
 
+	"github.com/duet-ha/duet/resources/proxy/acl"
 	"github.com/duet-ha/duet/resources/proxy/config"
 )
 
@@ -50,6 +51,7 @@ type Request struct {
 	Payload []byte                     // first bytes of a TCP stream (rdp-cookie)
 	Body    []byte                     // POST only: the body bytes that came with the head, de-chunked (url_param)
 	Host    string                     // Host header value, for the "base" sample
+	Txn     acl.Txn                    // the request for balance hash expressions with converters; may be nil
 }
 
 // Selector picks servers for one backend with one algorithm.

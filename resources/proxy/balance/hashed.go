@@ -61,6 +61,18 @@ func keyFunc(b config.Balance, ht config.HashType) func(r *Request) (uint32, boo
 			return finish(fn([]byte(v))), true
 		}
 	case config.AlgoHash:
+		if smp := b.HashSample; smp != nil {
+			return func(r *Request) (uint32, bool) {
+				if r.Txn == nil {
+					return 0, false
+				}
+				v, ok := smp.FetchBin(r.Txn)
+				if !ok {
+					return 0, false
+				}
+				return finish(fn(v)), true
+			}
+		}
 		return func(r *Request) (uint32, bool) {
 			v, ok := sampleExpr(r, b.HashExpr)
 			if !ok {

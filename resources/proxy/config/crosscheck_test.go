@@ -139,6 +139,15 @@ var corpus = []struct {
 	{"section-empty-name", "backend\n", false, ""},
 	{"global-typo", "global\n    maxcon 10\n", false, ""},
 	{"ssl-no-crt", std + "frontend f\n    bind :443 ssl\n", false, ""},
+	{"converters-valid", std + "frontend f\n    bind 127.0.0.1:9001\n    acl h req.hdr(host),lower,host_only -m str a.example\n    acl n src,ipmask(24) 10.0.0.0\n" +
+		"    http-request set-header X-Net %[src,ipmask(24,64)]\n    http-request set-header X-P %[path,regsub('/+','/',g),field(2,/),upper]\n" +
+		"    use_backend %[req.hdr(host),lower,map_dom(/dev/null,b)] if h || n\n    default_backend b\n" +
+		"backend b\n    stick-table type ip size 1k\n    stick on src,ipmask(16)\n    balance hash req.hdr(host),lower,djb2\n    server s 1.1.1.1:80\n", true, ""},
+	{"converter-unknown", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X %[path,lowr]\n", false, ""},
+	{"converter-bad-flag", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X %[path,regsub(a,b,gz)]\n", false, ""},
+	{"converter-no-map", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X %[path,map(/nonexistent/duet.map)]\n", false, ""},
+	{"converter-type", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a ssl_fc,ipmask(24) 10.0.0.0\n", false, ""},
+	{"converter-args", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X %[path,field(1)]\n", false, ""},
 }
 
 // TestCrossCheckCorpus requires Duet's verdict to equal haproxy's recorded one (except deliberate differences),

@@ -366,6 +366,9 @@ type Balance struct {
 	Draws       int    // random draws, default 2
 	RDPCookie   string // default mstshash
 	HashExpr    string // balance hash <expr>
+	// HashSample is HashExpr compiled; balance uses it for expressions beyond the few it evaluates itself
+	// (converters, other fetches).
+	HashSample *acl.Sample
 }
 
 // HashType is the "hash-type" line.

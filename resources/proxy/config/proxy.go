@@ -452,9 +452,13 @@ func (p *parser) parseBalance(w []string) {
 			return
 		}
 		b.Algo, b.HashExpr = AlgoHash, strings.Join(rest, " ")
-		if !supportedHashExpr(b.HashExpr) {
-			p.errf("'balance hash %s' : Duet supports only the sample fetches path, url, src, req.hdr(<name>) and hdr(<name>) in 'balance hash' yet", b.HashExpr)
+		smp, err := acl.ParseSample(b.HashExpr)
+		if err != nil {
+			p.errf("'balance hash %s' : %v.", b.HashExpr, err)
 			return
+		}
+		if !supportedHashExpr(b.HashExpr) {
+			b.HashSample = smp
 		}
 		rest = nil
 	default:
@@ -468,11 +472,13 @@ func (p *parser) parseBalance(w []string) {
 	p.px.Balance = b
 }
 
+// supportedHashExpr reports whether balance evaluates e itself (as the side-by-side tests checked).
 func supportedHashExpr(e string) bool {
 	switch {
 	case e == "path", e == "url", e == "src", e == "base":
 		return true
-	case (strings.HasPrefix(e, "req.hdr(") || strings.HasPrefix(e, "hdr(")) && strings.HasSuffix(e, ")"):
+	case (strings.HasPrefix(e, "req.hdr(") || strings.HasPrefix(e, "hdr(")) && strings.HasSuffix(e, ")") &&
+		strings.Count(e, "(") == 1 && strings.Count(e, ")") == 1 && !strings.Contains(e, ","):
 		return true
 	}
 	return false

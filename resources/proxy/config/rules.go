@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,6 +102,10 @@ func (p *parser) parseHTTPRequest(w []string) {
 				p.errf("'%s' : '%s' is not supported by Duet yet (expects deny_status, content-type, string).", what, args[i])
 				return
 			}
+		}
+		if r.Body == "" && !slices.Contains(errorCodes, r.Status) {
+			p.errf("error detected in %s '%s' while parsing '%s' rule : status code '%d' not handled by default with 'default-errorfiles' argument.", px.Kind, px.Name, what, r.Status)
+			return
 		}
 	case "return":
 		r.Status = 200

@@ -74,14 +74,14 @@ func (h *httpConn) attach() {
 			h.c.raw = &st.raw
 		}
 	}
-	st.lbreq = balance.Request{Src: h.src, Headers: h.Headers}
+	st.lbreq = balance.Request{Src: h.src, Headers: h.Headers, Txn: h}
 }
 
 func (h *httpConn) detach() {
 	if h.st == nil {
 		return
 	}
-	h.st.pc.c, h.st.lbreq.Headers, h.st.raw.rc, h.c.raw = nil, nil, nil, nil
+	h.st.pc.c, h.st.lbreq.Headers, h.st.lbreq.Txn, h.st.raw.rc, h.c.raw = nil, nil, nil, nil, nil
 	reqStatePool.Put(h.st)
 	h.st, h.req, h.resp, h.entry = nil, nil, nil, nil
 }

@@ -142,7 +142,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	be.cnt.open(time.Now())
 	defer be.cnt.scur.Add(-1)
 	cd := &dconn{Conn: c, raw: newRawSock(c)}
-	req := &balance.Request{Src: srcAddr(c.RemoteAddr())}
+	req := &balance.Request{Src: srcAddr(c.RemoteAddr()), Txn: l4}
 	var early []byte
 	if be.cfg.Balance.Algo == config.AlgoRDPCookie {
 		// look at what the client sent first, waiting for the RDP connection request up to tcp-request
