@@ -64,6 +64,7 @@ type fetch struct {
 	occ  int // header occurrence (0 = all)
 	k    kind
 	get  func(t Txn, f *fetch) ([]string, bool)
+	ref  *Ref // a userlist or backend the fetch names, checked by the configuration
 	// convs are the converters after the fetch (already applied by get; k is their output kind).
 	convs []*conv
 }
@@ -96,6 +97,15 @@ type Set struct {
 	acls map[string]*ACL
 	// Auth answers http_auth() and http_auth_group(); the configuration fills it with its userlists.
 	Auth *auth.Registry
+	refs []Ref // names referenced by the lines parsed since the last TakeRefs
+}
+
+// TakeRefs returns the userlists and backends named by the ACL lines and anonymous ACLs parsed since the last
+// call, for the configuration to check.
+func (s *Set) TakeRefs() []Ref {
+	r := s.refs
+	s.refs = nil
+	return r
 }
 
 // NewSet returns an empty set.
@@ -130,6 +140,14 @@ func (s *Set) Add(name string, args []string) error {
 	t, err := parseTermAuth(args, s.Auth)
 	if err != nil {
 		return err
+	}
+	if t.f.ref != nil {
+		r := *t.f.ref
+		r.ACL = name
+		if t.f.name == "http_auth_group" {
+			r.Groups = t.strs
+		}
+		s.refs = append(s.refs, r)
 	}
 	a := s.acls[name]
 	if a == nil {

@@ -73,8 +73,8 @@ func TestACLs(t *testing.T) {
 }
 
 func TestACLErrors(t *testing.T) {
-	for _, line := range []string{"nosuchfetch x", "path -x foo", "path_reg ([", "src 10.0.0.300", "path", "urlp() x",
-		"dst_port ge", "path -m bogus x", "hdr(x) -f /nonexistent/file", "nbsrv(b) 1"} {
+	for _, line := range []string{"nosuchfetch x", "path -x foo", "path_reg ([", "src 10.0.0.300", "path",
+		"dst_port ge", "path -m bogus x", "hdr(x) -f /nonexistent/file"} {
 		if err := NewSet().Add("a", strings.Fields(line)); err == nil {
 			t.Errorf("%q accepted", line)
 		}

@@ -115,6 +115,13 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			if err != nil {
 				return nil, fmt.Errorf("anonymous ACL: %w", err)
 			}
+			if t.f.ref != nil {
+				r := *t.f.ref
+				if t.f.name == "http_auth_group" {
+					r.Groups = t.strs
+				}
+				set.refs = append(set.refs, r)
+			}
 			and = append(and, condTerm{neg: neg, acl: &ACL{Name: "anonymous", terms: []*term{t}}})
 			neg = false
 			i = j
@@ -182,7 +189,7 @@ func (fm *Format) ResponseOK() bool {
 
 func resFetch(name string) bool {
 	switch name {
-	case "status", "res.hdr", "shdr", "res.fhdr":
+	case "status", "res.hdr", "shdr", "res.fhdr", "res.cook", "scook", "set-cookie", "res.ver", "resp_ver":
 		return true
 	}
 	return false
@@ -190,7 +197,7 @@ func resFetch(name string) bool {
 
 func l4Fetch(name string) bool {
 	switch name {
-	case "src", "dst", "src_port", "dst_port", "ssl_fc":
+	case "src", "dst", "src_port", "dst_port", "ssl_fc", "always_true", "always_false", "str", "int", "bool", "nbsrv":
 		return true
 	}
 	return false

@@ -76,8 +76,13 @@ func parseCriterion(c string) (*fetch, string, error) {
 			return []string{u[i+1:]}, true
 		}
 	case "urlp", "url_param":
-		if !hasArg || arg == "" {
-			return nil, "", fmt.Errorf("fetch '%s' expects a parameter name", base)
+		// urlp([name[,delim]]): without a name the first parameter matches
+		delims := "&;"
+		if n, d, ok := strings.Cut(arg, ","); ok {
+			f.arg, delims = n, d
+			if delims == "" {
+				delims = "&;"
+			}
 		}
 		f.get = func(t Txn, f *fetch) ([]string, bool) {
 			u := t.URI()
@@ -85,19 +90,17 @@ func parseCriterion(c string) (*fetch, string, error) {
 			if i < 0 {
 				return nil, false
 			}
-			for _, kv := range strings.FieldsFunc(u[i+1:], func(r rune) bool { return r == '&' || r == ';' }) {
-				if k, v, ok := strings.Cut(kv, "="); ok && k == f.arg {
+			for _, kv := range strings.FieldsFunc(u[i+1:], func(r rune) bool { return strings.ContainsRune(delims, r) }) {
+				if k, v, ok := strings.Cut(kv, "="); ok && (k == f.arg || f.arg == "") {
 					return []string{v}, true
 				}
 			}
 			return nil, false
 		}
-	case "hdr", "req.hdr", "req.fhdr", "fhdr", "cook", "req.cook":
-		isCook := strings.HasSuffix(base, "cook")
-		if isCook && (!hasArg || arg == "") {
-			return nil, "", fmt.Errorf("fetch '%s' expects a cookie name", base)
-		}
-		if hn, occ, ok := strings.Cut(arg, ","); ok && !isCook {
+	case "cook", "req.cook", "res.cook", "scook", "set-cookie":
+		return cookieFetch(f, base, method)
+	case "hdr", "req.hdr", "req.fhdr", "fhdr":
+		if hn, occ, ok := strings.Cut(arg, ","); ok {
 			n, err := strconv.Atoi(strings.TrimSpace(occ))
 			if err != nil {
 				return nil, "", fmt.Errorf("fetch '%s': invalid occurrence '%s'", base, occ)
@@ -120,20 +123,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 			}
 			return f, mInt, nil
 		}
-		if isCook {
-			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				var out []string
-				for _, h := range t.Headers("cookie") {
-					for _, kv := range strings.Split(h, ";") {
-						k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-						if k == f.arg {
-							out = append(out, v)
-						}
-					}
-				}
-				return out, len(out) > 0
-			}
-		} else {
+		{
 			f.get = func(t Txn, f *fetch) ([]string, bool) {
 				var vals []string
 				if f.arg == "" {
@@ -244,14 +234,18 @@ func parseCriterion(c string) (*fetch, string, error) {
 			}
 			return []string{"0"}, true
 		}
-	case "req.ssl_sni", "ssl_fc_sni":
-		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.SNI()}, t.SNI() != "" }
+	case "req.ssl_sni", "req_ssl_sni", "ssl_fc_sni", "req.len", "req_len", "req.payload", "payload",
+		"req.ssl_hello_type", "req_ssl_hello_type", "req.ssl_ver", "req_ssl_ver":
+		if err := payloadFetch(f, base, arg); err != nil {
+			return nil, "", err
+		}
 	case "req.ver", "req_ver":
 		f.get = func(t Txn, _ *fetch) ([]string, bool) { return []string{t.Version()}, true }
 	case "http_auth", "http_auth_group":
 		if !hasArg || arg == "" {
 			return nil, "", fmt.Errorf("fetch '%s' expects a userlist name", base)
 		}
+		f.ref = &Ref{Kind: "userlist", Name: arg, Keyword: base}
 		if base == "http_auth" {
 			f.k = kBool
 		}
@@ -269,10 +263,53 @@ func parseCriterion(c string) (*fetch, string, error) {
 			}
 			return groups, ok && len(groups) > 0
 		}
-	case "nbsrv", "sc_http_req_rate", "src_conn_cur":
-		return nil, "", fmt.Errorf("fetch '%s' is not supported by Duet yet", base)
+	case "res.ver", "resp_ver":
+		f.get = func(t Txn, _ *fetch) ([]string, bool) {
+			if rv, ok := t.(ResVersioner); ok && t.Status() != 0 {
+				return []string{rv.ResVersion()}, true
+			}
+			return nil, false
+		}
+	case "nbsrv":
+		f.k = kInt
+		f.ref = &Ref{Kind: "backend", Name: arg, Keyword: base}
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			c, ok := t.(ServerCounter)
+			if !ok {
+				return nil, false
+			}
+			n, ok := c.NbSrv(f.arg)
+			return []string{strconv.Itoa(n)}, ok
+		}
+	case "always_true", "always_false":
+		f.k = kBool
+		v := map[bool]string{true: "1", false: "0"}[base == "always_true"]
+		f.get = func(Txn, *fetch) ([]string, bool) { return []string{v}, true }
+	case "str", "int", "bool":
+		if !hasArg {
+			return nil, "", fmt.Errorf("fetch '%s' expects an argument", base)
+		}
+		v := arg
+		switch base {
+		case "int":
+			f.k = kInt
+			if _, err := strconv.ParseInt(arg, 10, 64); err != nil {
+				return nil, "", fmt.Errorf("fetch 'int': '%s' is not an integer", arg)
+			}
+		case "bool":
+			f.k = kBool
+			n, err := strconv.ParseInt(arg, 10, 64)
+			if err != nil {
+				return nil, "", fmt.Errorf("fetch 'bool': '%s' is not an integer", arg)
+			}
+			v = map[bool]string{true: "1", false: "0"}[n != 0]
+		}
+		f.get = func(Txn, *fetch) ([]string, bool) { return []string{v}, true }
 	default:
-		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'", base, c)
+		if haproxyFetch(base) || haproxyFetch(name) {
+			return nil, "", fmt.Errorf("fetch '%s' is not supported by Duet yet", name)
+		}
+		return nil, "", fmt.Errorf("unknown fetch method '%s' in ACL expression '%s'%s", base, c, didYouMean(name, strings.Fields(haproxyFetchNames)))
 	}
 	switch method {
 	case "", "found":
@@ -356,4 +393,89 @@ func basicAuth(t Txn) (user, pass string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// cookieFetch builds cook(name) / req.cook(name) (the Cookie header) and res.cook(name) / scook(name) (the first
+// name=value of each Set-Cookie header), with their _cnt (occurrences), _val (integer) and string forms; without a
+// name the first cookie is returned and _cnt counts them all.
+func cookieFetch(f *fetch, base, method string) (*fetch, string, error) {
+	res := base == "res.cook" || base == "scook" || base == "set-cookie"
+	all := func(t Txn, name string) []string {
+		var out []string
+		if res {
+			for _, h := range t.ResHeaders("set-cookie") {
+				first, _, _ := strings.Cut(h, ";")
+				k, v, ok := strings.Cut(strings.TrimSpace(first), "=")
+				if ok && (name == "" || strings.TrimSpace(k) == name) {
+					out = append(out, strings.TrimSpace(v))
+				}
+			}
+			return out
+		}
+		for _, h := range t.Headers("cookie") {
+			for _, kv := range strings.Split(h, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+				if ok && (name == "" || k == name) {
+					out = append(out, v)
+				}
+			}
+		}
+		return out
+	}
+	switch method {
+	case "cnt":
+		f.k = kInt
+		f.get = func(t Txn, f *fetch) ([]string, bool) { return []string{strconv.Itoa(len(all(t, f.arg)))}, true }
+		return f, mInt, nil
+	case "ip", "found", "":
+	case "val":
+		f.k = kInt
+	case "beg", "end", "sub", "reg", "dir", "dom", "len":
+	default:
+		return nil, "", fmt.Errorf("'%s_%s' is not a cookie fetch", base, method)
+	}
+	f.get = func(t Txn, f *fetch) ([]string, bool) {
+		v := all(t, f.arg)
+		if f.arg == "" && len(v) > 1 {
+			v = v[:1]
+		}
+		return v, len(v) > 0
+	}
+	switch method {
+	case "val":
+		return f, mInt, nil
+	case "ip":
+		f.k = kIP
+		return f, mIP, nil
+	}
+	return f, method, nil
+}
+
+// ResVersioner is implemented by a Txn that knows the response's HTTP version (res.ver).
+type ResVersioner interface {
+	ResVersion() string // "1.0" or "1.1"
+}
+
+// ServerCounter is implemented by a Txn that can count a backend's usable servers (nbsrv).
+type ServerCounter interface {
+	// NbSrv returns the number of usable servers of backend name ("" for the current backend); ok is false
+	// when there is no such backend.
+	NbSrv(name string) (n int, ok bool)
+}
+
+// Ref is a name a fetch refers to, which the configuration checks once every section was read: a userlist
+// (http_auth, http_auth_group with the groups its patterns name) or a backend (nbsrv; Name "" is the proxy
+// itself). ACL is the ACL's name ("" for an anonymous one or an expression).
+type Ref struct {
+	Kind, Name, Keyword, ACL string
+	Groups                   []string
+}
+
+func haproxyFetch(name string) bool {
+	for _, n := range strings.Fields(haproxyFetchNames) {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }

@@ -180,3 +180,22 @@ func (s *Sample) FetchBin(t Txn) ([]byte, bool) {
 	b, ok := cast(v, tBin)
 	return []byte(b.s), ok
 }
+
+// Refs returns the userlists and backends the format's fetches name.
+func (fm *Format) Refs() []Ref {
+	var out []Ref
+	for _, p := range fm.parts {
+		if p.f != nil && p.f.ref != nil {
+			out = append(out, *p.f.ref)
+		}
+	}
+	return out
+}
+
+// Refs returns the userlist or backend the sample's fetch names.
+func (s *Sample) Refs() []Ref {
+	if s.f.ref == nil {
+		return nil
+	}
+	return []Ref{*s.f.ref}
+}

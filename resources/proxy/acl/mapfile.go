@@ -2,6 +2,7 @@ package acl
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"regexp"
@@ -201,6 +202,26 @@ func backrefsToGo(s string) string {
 	return b.String()
 }
 
+// maxMapSize bounds what a map file may hold (a path such as /dev/zero must not hang the configuration check).
+const maxMapSize = 64 << 20
+
+// readBounded reads a pattern or map file of at most limit bytes.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open pattern file <%s>", name)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read pattern file <%s>: %w", name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("pattern file <%s> is larger than %d bytes", name, limit)
+	}
+	return b, nil
+}
+
 // buildMap compiles map_<match>[_<output>](file[,default]): the file is read now (a missing file is a
 // configuration error); no match gives the default, or no sample without one.
 func buildMap(name string, a []string) (convFn, error) {
@@ -214,9 +235,9 @@ func buildMap(name string, a []string) (convFn, error) {
 	if a[0] == "" {
 		return nil, fmt.Errorf("missing map file name")
 	}
-	text, err := os.ReadFile(a[0])
+	text, err := readBounded(a[0], maxMapSize)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open pattern file <%s>", a[0])
+		return nil, err
 	}
 	m, err := parseMap(string(text), a[0], match)
 	if err != nil {

@@ -148,6 +148,14 @@ var corpus = []struct {
 	{"converter-no-map", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X %[path,map(/nonexistent/duet.map)]\n", false, ""},
 	{"converter-type", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a ssl_fc,ipmask(24) 10.0.0.0\n", false, ""},
 	{"converter-args", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header X %[path,field(1)]\n", false, ""},
+	{"fetch-audit-valid", "userlist L\n    group g1\n    user u insecure-password p groups g1\n" + std + "frontend f\n    bind 127.0.0.1:9001\n    acl a http_auth_group(L) g1\n    acl n nbsrv(b) gt 0\n    acl c cook_cnt(x) 2\n    acl u urlp() x\n    acl v req.cook() x\n" +
+		"    acl s str(x),lower x\n    http-request deny if a n c u v s\n    http-response set-header X %[res.ver]-%[res.cook(x)] if { res.cook_cnt(x) gt 0 }\n    default_backend b\n" +
+		"backend b\n    acl self nbsrv lt 1\n    http-request deny if self\n    server s 1.1.1.1:80\n", true, ""},
+	{"fetch-no-userlist", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a http_auth(nope)\n", false, ""},
+	{"fetch-bad-group", "userlist L\n    group g1\n    user u insecure-password p groups g1\n" + std + "frontend f\n    bind 127.0.0.1:9001\n    acl a http_auth_group(L) g1 g2\n", false, ""},
+	{"fetch-no-backend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv(nope) gt 0\n", false, ""},
+	{"fetch-nbsrv-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv gt 0\n", false, ""},
+	{"fetch-typo", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a pth /x\n", false, ""},
 }
 
 // TestCrossCheckCorpus requires Duet's verdict to equal haproxy's recorded one (except deliberate differences),

@@ -27,6 +27,10 @@ func (p *parser) finish() {
 		}
 		p.auth.Add(ul.Name, users, ul.Groups)
 	}
+	// userlists, groups and backends named by fetches
+	for _, r := range p.fetchRefs {
+		p.checkFetchRef(r)
+	}
 	// errorfiles <http-errors section> [codes]
 	for _, r := range p.errorRefs {
 		sec, ok := p.httpErrors[r.name]
@@ -118,4 +122,37 @@ func (p *parser) finish() {
 		}
 	}
 	// A configuration without proxies is valid (haproxy -c exits 2: it would not start); cli reports that.
+}
+
+// checkFetchRef checks a userlist (and its groups) or a backend a fetch names, with haproxy's messages.
+func (p *parser) checkFetchRef(r fetchRef) {
+	kw := "acl"
+	switch r.Kind {
+	case "userlist":
+		var ul *Userlist
+		for _, u := range p.cfg.Userlists {
+			if u.Name == r.Name {
+				ul = u
+			}
+		}
+		if ul == nil {
+			p.globalErr(r.pos, kw, Error, "unable to find userlist '%s' referenced in arg 1 of ACL keyword '%s' in proxy '%s'.", r.Name, r.Keyword, r.px.Name)
+			return
+		}
+		for _, g := range r.Groups {
+			if _, ok := ul.Groups[g]; !ok {
+				p.globalErr(r.pos, kw, Error, "proxy %s: acl %s %s(): invalid group '%s'.", r.px.Name, r.ACL, r.Keyword, g)
+			}
+		}
+	case "backend":
+		if r.Name == "" {
+			if r.px.Cap&CapBE == 0 && r.px.Cap != CapDefaults {
+				p.globalErr(r.pos, kw, Error, "proxy '%s', referenced in arg 1 of ACL keyword '%s' in proxy '%s', has not backend capability.", r.px.Name, r.Keyword, r.px.Name)
+			}
+			return
+		}
+		if p.cfg.Proxy(r.Name, CapBE) == nil {
+			p.globalErr(r.pos, kw, Error, "unable to find backend '%s' referenced in arg 1 of ACL keyword '%s' in proxy '%s'.", r.Name, r.Keyword, r.px.Name)
+		}
+	}
 }

@@ -415,6 +415,7 @@ func (p *parser) parseStats(w []string) {
 			return
 		}
 		c, err := acl.ParseCond(w[2:], px.ACLs)
+		p.addRefs(px.ACLs.TakeRefs())
 		if err != nil {
 			p.errf("'stats admin' : %v", err)
 			return

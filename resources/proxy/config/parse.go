@@ -127,6 +127,7 @@ type parser struct {
 
 	logGlobal  map[*Proxy]bool
 	refs       []ref
+	fetchRefs  []fetchRef                // userlists and backends named by fetches (http_auth, nbsrv), checked by finish
 	auth       *auth.Registry            // userlists, filled as they are parsed (ACLs resolve them lazily)
 	httpErrors map[string]map[int][]byte // http-errors sections
 	curErrors  map[int][]byte
@@ -138,6 +139,19 @@ type errorRef struct {
 	name  string
 	codes []int
 	pos   Pos
+}
+
+type fetchRef struct {
+	px  *Proxy
+	pos Pos
+	acl.Ref
+}
+
+// addRefs records the names fetches referred to on the current line.
+func (p *parser) addRefs(refs []acl.Ref) {
+	for _, r := range refs {
+		p.fetchRefs = append(p.fetchRefs, fetchRef{px: p.px, pos: p.pos(), Ref: r})
+	}
 }
 
 type ref struct {

@@ -158,6 +158,7 @@ func (p *parser) proxyKeyword(w []string) {
 			return
 		}
 		cond, err := acl.ParseCond(cw, px.ACLs)
+		p.addRefs(px.ACLs.TakeRefs())
 		if err != nil {
 			p.errf("'use_backend %s' : %v", w[1], err)
 			return
@@ -179,6 +180,7 @@ func (p *parser) proxyKeyword(w []string) {
 		if err := px.ACLs.Add(w[1], w[2:]); err != nil {
 			p.errf("error detected while parsing ACL '%s' : %v.", w[1], err)
 		}
+		p.addRefs(px.ACLs.TakeRefs())
 	case "http-request":
 		p.parseHTTPRequest(w)
 	case "http-response":
@@ -457,6 +459,7 @@ func (p *parser) parseBalance(w []string) {
 			p.errf("'balance hash %s' : %v.", b.HashExpr, err)
 			return
 		}
+		p.addRefs(smp.Refs())
 		if !supportedHashExpr(b.HashExpr) {
 			b.HashSample = smp
 		}

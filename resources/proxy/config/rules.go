@@ -32,6 +32,7 @@ func (p *parser) ruleSeen(kind string) {
 
 func (p *parser) cond(words []string, what string) (*acl.Cond, bool) {
 	c, err := acl.ParseCond(words, p.px.ACLs)
+	p.addRefs(p.px.ACLs.TakeRefs())
 	if err != nil {
 		p.errf("'%s' : %v", what, err)
 		return nil, false
@@ -45,6 +46,7 @@ func (p *parser) format(s, what string) (*acl.Format, bool) {
 		p.errf("'%s' : %v", what, err)
 		return nil, false
 	}
+	p.addRefs(f.Refs())
 	return f, true
 }
 
@@ -646,6 +648,7 @@ func (p *parser) parseStick(w []string) {
 		p.errf("'stick %s' : %v.", w[1], err)
 		return
 	}
+	p.addRefs(smp.Refs())
 	c, ok := p.cond(cw, "stick "+w[1])
 	if !ok {
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"strconv"
@@ -29,14 +30,31 @@ func (h *httpConn) Method() string               { return string(h.req.Method) }
 func (h *httpConn) URI() string                  { return string(h.req.URI) }
 func (h *httpConn) Headers(name string) []string { return h.req.Get(name) }
 func (h *httpConn) SSL() bool                    { return strings.HasSuffix(h.feName, "~") }
-func (h *httpConn) SNI() string                  { return "" }
-func (h *httpConn) Status() int                  { return h.respStatus }
+func (h *httpConn) SNI() string {
+	if tc, ok := h.c.Conn.(*tls.Conn); ok {
+		return tc.ConnectionState().ServerName
+	}
+	return ""
+}
+func (h *httpConn) Status() int { return h.respStatus }
 func (h *httpConn) ResHeaders(name string) []string {
 	if h.respStatus == 0 {
 		return nil
 	}
 	return h.resp.Get(name)
 }
+
+// ResVersion is the response's HTTP version (res.ver).
+func (h *httpConn) ResVersion() string {
+	if h.resp.Minor == 0 {
+		return "1.0"
+	}
+	return "1.1"
+}
+
+// NbSrv counts backend name's usable servers ("" is the session's backend).
+func (h *httpConn) NbSrv(name string) (int, bool) { return nbSrv(h.s, h.sess, h.fe, name) }
+
 func (h *httpConn) Version() string {
 	if h.req.Minor == 0 {
 		return "1.0"
@@ -254,9 +272,65 @@ func (h *httpConn) ruleLog(be *backend, status int, term string, start time.Time
 	h.log(&e, start, reqLine, be)
 }
 
-// l4Txn is the ACL view of a connection before any request: only addresses and ports.
+// l4Txn is the ACL view of a connection before any request: addresses and ports, and what tcp-request content
+// inspection found in the client's first bytes (nil without inspection).
 type l4Txn struct {
 	src, dst netip.AddrPort
+	s        *Server
+	sess     *session
+	fe       *frontend
+	ins      *inspection
+}
+
+// NbSrv counts backend name's usable servers ("" is the session's backend).
+func (t l4Txn) NbSrv(name string) (int, bool) {
+	if t.s == nil {
+		return 0, false
+	}
+	return nbSrv(t.s, t.sess, t.fe, name)
+}
+
+// nbSrv is haproxy's nbsrv: the usable active servers, or when there is none 1 if a backup takes the traffic
+// (without allbackups) or the usable backups.
+func nbSrv(s *Server, sess *session, fe *frontend, name string) (int, bool) {
+	var be *backend
+	if name == "" {
+		if sess != nil {
+			be = sess.be.Load()
+		}
+		if be == nil && fe != nil {
+			name = fe.cfg.Name
+		}
+	}
+	if be == nil {
+		rt := s.rt.Load()
+		if rt == nil {
+			return 0, false
+		}
+		if be = rt.backends[name]; be == nil {
+			return 0, false
+		}
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	act, bck := 0, 0
+	for _, sv := range be.servers {
+		if !sv.lb.Usable || sv.lb.Weight == 0 {
+			continue
+		}
+		if sv.cfg.Backup {
+			bck++
+		} else {
+			act++
+		}
+	}
+	switch {
+	case act > 0:
+		return act, true
+	case bck > 0 && !be.cfg.Options.AllBackups:
+		return 1, true
+	}
+	return bck, true
 }
 
 func (t l4Txn) Src() netip.AddrPort   { return t.src }

@@ -108,8 +108,8 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		}
 		s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, &e, false), time.Now())
 	}()
-	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr())}
-	if !tcpRules(fe.cfg.TCPContent, l4) {
+	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr()), s: s, sess: sess, fe: fe, ins: &inspection{}}
+	if !inspectContent(c, fe.cfg, l4) { // tcp_inspect.go
 		fe.cnt.dreq.Add(1)
 		term = "PR"
 		return
@@ -143,8 +143,9 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	defer be.cnt.scur.Add(-1)
 	cd := &dconn{Conn: c, raw: newRawSock(c)}
 	req := &balance.Request{Src: srcAddr(c.RemoteAddr()), Txn: l4}
-	var early []byte
-	if be.cfg.Balance.Algo == config.AlgoRDPCookie {
+	early := l4.ins.buf // what tcp-request content inspection read
+	req.Payload = early
+	if be.cfg.Balance.Algo == config.AlgoRDPCookie && len(early) == 0 {
 		// look at what the client sent first, waiting for the RDP connection request up to tcp-request
 		// inspect-delay (100 ms when unset)
 		wait := 100 * time.Millisecond
