@@ -108,7 +108,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		}
 		s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, &e, false), time.Now())
 	}()
-	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr()), s: s, sess: sess, fe: fe, ins: &inspection{}}
+	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr()), s: s, sess: sess, fe: fe, ins: newInspection(fe.cfg)}
 	if !inspectContent(c, fe.cfg, l4) { // tcp_inspect.go
 		fe.cnt.dreq.Add(1)
 		term = "PR"
@@ -143,7 +143,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	defer be.cnt.scur.Add(-1)
 	cd := &dconn{Conn: c, raw: newRawSock(c)}
 	req := &balance.Request{Src: srcAddr(c.RemoteAddr()), Txn: l4}
-	early := l4.ins.buf // what tcp-request content inspection read
+	early := l4.ins.bytes() // what tcp-request content inspection read
 	req.Payload = early
 	if be.cfg.Balance.Algo == config.AlgoRDPCookie && len(early) == 0 {
 		// look at what the client sent first, waiting for the RDP connection request up to tcp-request

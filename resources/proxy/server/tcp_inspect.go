@@ -22,6 +22,23 @@ type inspection struct {
 
 var _ acl.Payloader = l4Txn{}
 
+// newInspection returns the inspection state of a connection to frontend px, or nil when its tcp-request
+// content rules cannot wait for data (none, or no inspect-delay): nothing is allocated on that common path.
+func newInspection(px *config.Proxy) *inspection {
+	if len(px.TCPContent) == 0 || px.InspectDelay <= 0 {
+		return nil
+	}
+	return &inspection{}
+}
+
+// bytes returns what was read (nil for a nil inspection).
+func (ins *inspection) bytes() []byte {
+	if ins == nil {
+		return nil
+	}
+	return ins.buf
+}
+
 // Payload implements acl.Payloader: the bytes read so far. Without inspection there are none, and that is final.
 func (t l4Txn) Payload() ([]byte, bool) {
 	if t.ins == nil {
@@ -42,8 +59,7 @@ func (t l4Txn) Payload() ([]byte, bool) {
 func inspectContent(c net.Conn, px *config.Proxy, t l4Txn) bool {
 	ins := t.ins
 	rules := px.TCPContent
-	if len(rules) == 0 || px.InspectDelay <= 0 {
-		ins.final = true
+	if ins == nil {
 		return tcpRules(rules, t)
 	}
 	deadline := time.Now().Add(px.InspectDelay)
