@@ -199,3 +199,13 @@ func (s *Sample) Refs() []Ref {
 	}
 	return []Ref{*s.f.ref}
 }
+
+// Static reports whether the format is plain text: it renders the same for every request (a nil Txn is fine).
+func (fm *Format) Static() bool {
+	for _, p := range fm.parts {
+		if p.f != nil || p.var_ != "" {
+			return false
+		}
+	}
+	return true
+}

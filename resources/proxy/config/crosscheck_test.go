@@ -156,6 +156,15 @@ var corpus = []struct {
 	{"fetch-no-backend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv(nope) gt 0\n", false, ""},
 	{"fetch-nbsrv-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv gt 0\n", false, ""},
 	{"fetch-typo", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a pth /x\n", false, ""},
+	{"http-response-valid", std + "frontend f\n    bind 127.0.0.1:9001\n    http-response set-status 404 reason \"Not Here\" if { status 200 }\n    http-response replace-value X-L ^a(.*)$ b\\1\n" +
+		"    http-response replace-header X-S ^a(.*)$ b\\1\n    http-response return status 201 content-type text/plain string hi if { status 500 }\n" +
+		"    http-response deny deny_status 403 content-type text/plain string no if { status 501 }\n    http-response redirect location /x code 302 if { status 404 }\n" +
+		"    http-request replace-value X-L ^a(.*)$ b\\1\n    http-error status 503 content-type text/plain string down hdr X-A b\n    http-error status 502\n", true, ""},
+	{"http-response-redirect-prefix", std + "frontend f\n    bind 127.0.0.1:9001\n    http-response redirect prefix /x\n", false, ""},
+	{"http-response-set-status-99", std + "frontend f\n    bind 127.0.0.1:9001\n    http-response set-status 99\n", false, ""},
+	{"http-response-return-no-ctype", std + "frontend f\n    bind 127.0.0.1:9001\n    http-response return status 201 string hi\n", false, ""},
+	{"http-error-418", std + "frontend f\n    bind 127.0.0.1:9001\n    http-error status 418 content-type text/plain string x\n", false, ""},
+	{"http-error-no-ctype", std + "frontend f\n    bind 127.0.0.1:9001\n    http-error status 503 string x\n", false, ""},
 }
 
 // TestCrossCheckCorpus requires Duet's verdict to equal haproxy's recorded one (except deliberate differences),

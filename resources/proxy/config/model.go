@@ -223,8 +223,18 @@ type HTTPRule struct {
 	ContentType string
 	Body        string
 	Redirect    *Redirect
-	Regex       *regexp.Regexp // replace-header, replace-path
+	Regex       *regexp.Regexp // replace-header, replace-value, replace-path
 	Cond        *acl.Cond
+	// BodyFmt is an lf-string body; Hdrs are the "hdr NAME FMT" lines of return/deny; Reason is set-status's.
+	BodyFmt *acl.Format
+	Hdrs    []HdrFmt
+	Reason  string
+}
+
+// HdrFmt is one extra header of a return/deny answer: a name and a log-format value.
+type HdrFmt struct {
+	Name  string
+	Value *acl.Format
 }
 
 // Redirect is a "redirect" rule (or the redirect of an http-request rule).

@@ -196,6 +196,8 @@ func (p *parser) proxyKeyword(w []string) {
 		p.parseErrorFile(w)
 	case "errorfiles":
 		p.parseErrorFiles(w)
+	case "http-error":
+		p.parseHTTPError(w)
 	case "cookie":
 		if needBE() {
 			p.parseCookie(w)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/duet-ha/duet/resources/proxy/acl"
+	"github.com/duet-ha/duet/resources/proxy/httpx"
 )
 
 // ruleSeen records a rule kind and warns about rules written after ones haproxy evaluates later (haproxy.md 1.4).
@@ -201,6 +202,10 @@ func (p *parser) parseHTTPRequest(w []string) {
 			return
 		}
 		r.Regex, r.Value = re, f
+	case "replace-value":
+		if !p.parseReplace(&r, what, args) {
+			return
+		}
 	case "auth":
 		r.Status = 401
 		r.Body = px.Name // realm defaults to the proxy's name
@@ -499,15 +504,7 @@ func (p *parser) parseHTTPResponse(w []string) {
 	case "allow":
 	case "deny":
 		r.Status = 502
-		if len(args) == 2 && (args[0] == "deny_status" || args[0] == "status") {
-			n, err := strconv.Atoi(args[1])
-			if err != nil || n < 200 || n > 599 {
-				p.errf("'%s' : invalid status code '%s'.", what, args[1])
-				return
-			}
-			r.Status = n
-		} else if len(args) > 0 {
-			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
+		if !p.parsePayload(&r, what, args, true) {
 			return
 		}
 	case "set-header", "add-header":
@@ -530,8 +527,49 @@ func (p *parser) parseHTTPResponse(w []string) {
 			return
 		}
 		r.Name = args[0]
+	case "replace-header", "replace-value":
+		if !p.parseReplace(&r, what, args) {
+			return
+		}
+		if !r.Value.ResponseOK() {
+			p.errf("'%s' : the format '%s' uses request sample fetches, which may not be reliably used here.", what, args[2])
+			return
+		}
+	case "set-status":
+		if len(args) == 0 {
+			p.errf("error detected in %s '%s' while parsing '%s' rule : expects an integer status code between 100 and 999.", px.Kind, px.Name, what)
+			return
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 100 || n > 999 {
+			p.errf("error detected in %s '%s' while parsing '%s' rule : expects an integer status code between 100 and 999.", px.Kind, px.Name, what)
+			return
+		}
+		r.Status = n
+		switch {
+		case len(args) == 3 && args[1] == "reason":
+			r.Reason = args[2]
+		case len(args) != 1:
+			p.errf("'%s' : expects only 'reason <reason>' after the status (got '%s').", what, args[1])
+			return
+		}
+	case "return":
+		r.Status = 200
+		if !p.parsePayload(&r, what, args, true) {
+			return
+		}
+	case "redirect":
+		if len(args) > 0 && args[0] != "location" {
+			p.errf("error detected in %s '%s' while parsing '%s' rule : response only supports redirect type 'location'.", px.Kind, px.Name, what)
+			return
+		}
+		rd, ok := p.parseRedirect(append([]string{"redirect"}, args...), 1)
+		if !ok {
+			return
+		}
+		r.Redirect = &rd
 	default:
-		p.errf("'http-response %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, set-header, add-header, del-header).", w[1])
+		p.errf("'http-response %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, set-header, add-header, del-header, replace-header, replace-value, set-status, return, redirect).", w[1])
 		return
 	}
 	px.HTTPResp = append(px.HTTPResp, r)
@@ -671,4 +709,155 @@ func backrefs(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// parseReplace parses "replace-header|replace-value NAME REGEX FMT".
+func (p *parser) parseReplace(r *HTTPRule, what string, args []string) bool {
+	if len(args) != 3 {
+		p.errf("'%s' expects exactly 3 arguments.", what)
+		return false
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		p.errf("'%s' : invalid regex '%s': %v.", what, args[1], err)
+		return false
+	}
+	f, ok := p.format(backrefs(args[2]), what)
+	if !ok {
+		return false
+	}
+	r.Name, r.Regex, r.Value = args[0], re, f
+	return true
+}
+
+// parsePayload parses the answer of "return", "deny" and "http-error": [status|deny_status N] [content-type T]
+// [string S | lf-string FMT | file F | lf-file F | errorfile F | default-errorfiles] [hdr NAME FMT]*. A non-empty
+// payload needs a content type. An errorfile is a complete response: it is kept in Body with ContentType "raw".
+func (p *parser) parsePayload(r *HTTPRule, what string, args []string, withStatus bool) bool {
+	bad := func(format string, a ...any) bool {
+		p.errf("error detected in %s '%s' while parsing '%s' rule : "+format, append([]any{p.px.Kind, p.px.Name, what}, a...)...)
+		return false
+	}
+	payload := false
+	for i := 0; i < len(args); i++ {
+		if args[i] == "default-errorfiles" {
+			continue
+		}
+		if i+1 >= len(args) {
+			return bad("'%s' expects an argument.", args[i])
+		}
+		v := args[i+1]
+		switch args[i] {
+		case "status", "deny_status":
+			if !withStatus {
+				return bad("unexpected argument '%s'.", args[i])
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 200 || n > 599 {
+				return bad("expects a status code between 200 and 599 (got '%s').", v)
+			}
+			r.Status = n
+		case "content-type":
+			r.ContentType = v
+		case "string":
+			r.Body, payload = v, true
+		case "lf-string":
+			f, ok := p.format(v, what)
+			if !ok {
+				return false
+			}
+			r.BodyFmt, payload = f, true
+		case "file", "lf-file", "errorfile":
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return bad("failed to open file '%s'.", v)
+			}
+			if args[i] == "errorfile" {
+				if !strings.HasPrefix(string(b), "HTTP/") {
+					return bad("'%s': unable to parse headers (error offset: 0).", v)
+				}
+				r.Body, r.ContentType, payload = string(b), "raw", false
+			} else if args[i] == "lf-file" {
+				f, ok := p.format(string(b), what)
+				if !ok {
+					return false
+				}
+				r.BodyFmt, payload = f, true
+			} else {
+				r.Body, payload = string(b), true
+			}
+		case "errorfiles":
+			return bad("'errorfiles' is not supported by Duet yet.")
+		case "hdr":
+			if i+2 >= len(args) {
+				return bad("'hdr' expects a name and a value.")
+			}
+			f, ok := p.format(args[i+2], what)
+			if !ok {
+				return false
+			}
+			r.Hdrs = append(r.Hdrs, HdrFmt{Name: v, Value: f})
+			i++
+		default:
+			return bad("unknown argument '%s'.", args[i])
+		}
+		i++
+	}
+	if payload && r.ContentType == "" && (r.Body != "" || r.BodyFmt != nil) {
+		return bad("a content type must be defined when non-empty payload is configured.")
+	}
+	return true
+}
+
+// parseHTTPError parses "http-error status N [content-type T] [string S | file F | errorfile F ...] [hdr N V]*"
+// into the proxy's error responses (a complete raw response, as errorfile gives).
+func (p *parser) parseHTTPError(w []string) {
+	if len(w) < 3 || w[1] != "status" {
+		p.errf("http-error : expects 'status <code>' as first argument.")
+		return
+	}
+	code, err := strconv.Atoi(w[2])
+	if err != nil || !slices.Contains(errorCodes, code) {
+		p.errf("http-error: status code '%s' not handled.", w[2])
+		return
+	}
+	r := HTTPRule{Status: code}
+	if !p.parsePayload(&r, "http-error", w[3:], false) {
+		return
+	}
+	var resp []byte
+	if r.ContentType == "raw" {
+		resp = []byte(r.Body)
+	} else {
+		if r.BodyFmt != nil || len(r.Hdrs) > 0 && !staticFormats(r.Hdrs) {
+			p.errf("http-error : log-format payloads and headers are not supported by Duet yet.")
+			return
+		}
+		reason, _ := httpx.StatusText(code)
+		var b strings.Builder
+		fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, reason)
+		for _, h := range r.Hdrs { // haproxy writes the hdr lines first
+			fmt.Fprintf(&b, "%s: %s\r\n", h.Name, h.Value.Render(nil))
+		}
+		if r.ContentType != "" {
+			fmt.Fprintf(&b, "content-type: %s\r\n", r.ContentType)
+		}
+		fmt.Fprintf(&b, "content-length: %d\r\n", len(r.Body))
+		b.WriteString("\r\n" + r.Body)
+		resp = []byte(b.String())
+	}
+	if p.px.ErrorFiles == nil {
+		p.px.ErrorFiles = map[int][]byte{}
+	}
+	p.px.ErrorFiles[code] = resp
+}
+
+// staticFormats reports whether every header value is plain text (renders without a request).
+func staticFormats(h []HdrFmt) bool {
+	for _, x := range h {
+		if !x.Value.Static() {
+			return false
+		}
+	}
+	return true
 }

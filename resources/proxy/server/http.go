@@ -530,10 +530,8 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		closeClient = true
 	}
 	h.cookieResponse(be, sv, pers)
-	if st := h.responseRules(be); st != 0 {
-		be.cnt.dresp.Add(1)
-		sv.st.cnt.dresp.Add(1)
-		return h.serverFailed(be, res, bc, e, start, reqLine, st, "PH--")
+	if r := h.responseRules(be); r != nil {
+		return h.responseAnswer(be, res, bc, e, start, reqLine, r) // rules.go
 	}
 	// response head to the client
 	h.resp.WriteStatusLine(h.bw)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -161,21 +162,8 @@ rules:
 			h.writeError(r.Status)
 			h.ruleLog(be, r.Status, "PT--", start, tR, reqLine)
 			return true, false
-		case "replace-header":
-			for i := range h.req.Fields {
-				if h.req.Dropped(i) || !strings.EqualFold(string(h.req.Name(i)), r.Name) {
-					continue
-				}
-				v := string(h.req.Value(i))
-				m := r.Regex.FindStringSubmatchIndex(v)
-				if m == nil {
-					continue
-				}
-				nv := string(r.Regex.ExpandString(nil, r.Value.Render(h), v, m))
-				name := string(h.req.Name(i))
-				h.req.DropAt(i)
-				h.req.Add(name, nv)
-			}
+		case "replace-header", "replace-value":
+			replaceHeader(h.req, r, r.Value.Render(h), r.Action == "replace-value")
 		case "replace-path":
 			uri := string(h.req.URI)
 			path, q := uri, ""
@@ -352,9 +340,9 @@ func tcpRules(rules []config.TCPRule, t acl.Txn) bool {
 	return true
 }
 
-// responseRules applies http-response rules of the backend then of the frontend; it returns the status of a
-// matching deny rule (0 when none).
-func (h *httpConn) responseRules(be *backend) int {
+// responseRules applies http-response rules of the backend then of the frontend; it returns the matching rule
+// that answers instead of the server (deny, return, redirect), or nil.
+func (h *httpConn) responseRules(be *backend) *config.HTTPRule {
 	h.respStatus = h.resp.Status
 	defer func() { h.respStatus = 0 }()
 	sections := []*config.Proxy{be.cfg}
@@ -371,8 +359,8 @@ func (h *httpConn) responseRules(be *backend) int {
 			switch r.Action {
 			case "allow":
 				break rules
-			case "deny":
-				return r.Status
+			case "deny", "return", "redirect":
+				return r
 			case "set-header":
 				h.resp.Drop(r.Name)
 				h.resp.Add(r.Name, r.Value.Render(h))
@@ -380,10 +368,108 @@ func (h *httpConn) responseRules(be *backend) int {
 				h.resp.Add(r.Name, r.Value.Render(h))
 			case "del-header":
 				h.resp.Drop(r.Name)
+			case "replace-header", "replace-value":
+				replaceHeader(h.resp, r, r.Value.Render(h), r.Action == "replace-value")
+			case "set-status":
+				h.resp.Status = r.Status
+				h.respStatus = r.Status
+				reason := r.Reason
+				if reason == "" {
+					reason = httpx.Reason(r.Status)
+				}
+				h.resp.Reason = []byte(reason)
 			}
 		}
 	}
-	return 0
+	return nil
+}
+
+// responseAnswer answers the client instead of the server's response (http-response deny, return, redirect),
+// closes the server connection and logs; the client connection is closed after it.
+func (h *httpConn) responseAnswer(be *backend, res connectResult, bc *beConn, e *logfmt.Entry, start time.Time, reqLine string, r *config.HTTPRule) bool {
+	if r.Action == "deny" {
+		be.cnt.dresp.Add(1)
+		if res.srv != nil {
+			res.srv.st.cnt.dresp.Add(1)
+		}
+		if r.Body == "" && r.BodyFmt == nil && len(r.Hdrs) == 0 {
+			return h.serverFailed(be, res, bc, e, start, reqLine, r.Status, "PH--")
+		}
+	}
+	h.respStatus = h.resp.Status // the answer's formats may read the server's response
+	defer func() { h.respStatus = 0 }()
+	status, term := r.Status, "PH--"
+	var extra []string
+	switch r.Action {
+	case "redirect":
+		status = r.Redirect.Code
+		extra = append(extra, "location: "+r.Redirect.To.Render(h), "cache-control: no-cache")
+	case "return":
+		term = "LR--"
+	}
+	if r.ContentType == "raw" {
+		_, _ = io.WriteString(h.bw, r.Body)
+	} else {
+		body := r.Body
+		if r.BodyFmt != nil {
+			body = r.BodyFmt.Render(h)
+		}
+		var b strings.Builder
+		b.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + httpx.Reason(status) + "\r\n")
+		for _, x := range r.Hdrs { // haproxy writes the hdr lines first
+			b.WriteString(x.Name + ": " + x.Value.Render(h) + "\r\n")
+		}
+		b.WriteString("content-length: " + strconv.Itoa(len(body)) + "\r\n")
+		if r.ContentType != "" {
+			b.WriteString("content-type: " + r.ContentType + "\r\n")
+		}
+		for _, x := range extra {
+			b.WriteString(x + "\r\n")
+		}
+		b.WriteString("connection: close\r\n\r\n")
+		if string(h.req.Method) != "HEAD" {
+			b.WriteString(body)
+		}
+		_, _ = io.WriteString(h.bw, b.String())
+	}
+	_ = h.bw.Flush()
+	h.fe.cnt.status(status)
+	be.cnt.status(status)
+	e.Status = status
+	h.finish(be, res.srv, bc, false, 0, 0, e, start, reqLine, term)
+	return false
+}
+
+// replaceHeader applies replace-header (the whole value) or replace-value (each comma-separated value) to the
+// fields named r.Name of hd: a value the regex matches becomes repl with \N references expanded.
+func replaceHeader(hd *httpx.Head, r *config.HTTPRule, repl string, perValue bool) {
+	n := len(hd.Fields)
+	for i := 0; i < n; i++ {
+		if hd.Dropped(i) || !strings.EqualFold(string(hd.Name(i)), r.Name) {
+			continue
+		}
+		v := string(hd.Value(i))
+		parts := []string{v}
+		if perValue {
+			parts = strings.Split(v, ",")
+		}
+		changed := false
+		for k, p := range parts {
+			if perValue {
+				p = strings.TrimLeft(p, " \t")
+			}
+			m := r.Regex.FindStringSubmatchIndex(p)
+			if m == nil {
+				continue
+			}
+			parts[k] = string(r.Regex.ExpandString(nil, repl, p, m)) // the blanks before it go too, as haproxy
+			changed = true
+		}
+		if !changed {
+			continue
+		}
+		hd.SetValueAt(i, strings.Join(parts, ",")) // in place, as haproxy
+	}
 }
 
 func (l4Txn) Status() int                { return 0 }

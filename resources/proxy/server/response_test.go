@@ -1,0 +1,93 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// askFull sends one request and returns its status line, the headers of interest and the body.
+func askFull(t *testing.T, port int, target, hdrs string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n%sConnection: close\r\n\r\n", target, hdrs)
+	b, _ := io.ReadAll(c)
+	head, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	out := []string{lines[0]}
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		switch k = strings.ToLower(k); k {
+		case "location", "x-server", "x-got-tag", "content-type", "x-a", "x-resp", "cache-control":
+			out = append(out, k+"="+strings.TrimSpace(v))
+		}
+	}
+	return strings.Join(out, " | ") + " || " + body
+}
+
+// TestSideBySideResponseRules runs http-response set-status, replace-header, replace-value, return, deny with a
+// payload, redirect, http-request replace-value and http-error through haproxy and Duet: same status line,
+// headers of interest and body.
+func TestSideBySideResponseRules(t *testing.T) {
+	b1 := startBackend(t, "static")
+	dir := t.TempDir()
+	page := filepath.Join(dir, "page.txt")
+	if err := os.WriteFile(page, []byte("from a file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := `
+    http-error status 503 content-type text/plain string "all down" hdr X-A static
+    http-request replace-value X-Rep ^v([0-9]+)$ version-\1
+    http-response set-status 404 reason "Not Here" if { res.hdr(x-got-tag) -m sub gone }
+    http-response set-status 299 if { res.hdr(x-got-tag) -m sub weird }
+    http-response replace-header X-Server ^st(.*)$ ST-\1 if { res.hdr(x-got-tag) -m sub rh }
+    http-response replace-value X-Got-Tag ^a(.*)$ z\1
+    http-response return status 201 content-type text/plain string "replaced %[status]" if { res.hdr(x-got-tag) -m sub ret }
+    http-response return status 202 content-type text/plain lf-string "lf %[status] %[res.hdr(x-server)]" hdr X-A "b %[status]" if { res.hdr(x-got-tag) -m sub lfr }
+    http-response return status 200 content-type text/plain file ` + page + ` if { res.hdr(x-got-tag) -m sub file }
+    http-response deny deny_status 403 content-type text/html string "<h1>no</h1>" if { res.hdr(x-got-tag) -m sub deny }
+    http-response deny if { res.hdr(x-got-tag) -m sub plain }
+    http-response redirect location /elsewhere code 303 if { res.hdr(x-got-tag) -m sub redir }
+    use_backend down if { path_beg /down }
+    default_backend static
+backend static
+    server s 127.0.0.1:` + fmt.Sprint(b1.port) + `
+backend down
+    server s 127.0.0.1:` + fmt.Sprint(deadPort(t)) + `
+`
+	head := "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    retries 0\n"
+	hp, dp := freePort(t), freePort(t)
+	haproxyProc(t, head+fmt.Sprintf("frontend www\n    bind 127.0.0.1:%d\n", hp)+body, []int{hp})
+	startProxy(t, head+fmt.Sprintf("frontend www\n    bind 127.0.0.1:%d\n", dp)+body, nil)
+	for _, r := range []struct{ target, hdrs string }{
+		{"/", ""},
+		{"/", "X-Tag: gone\r\n"},
+		{"/", "X-Tag: weird\r\n"},
+		{"/", "X-Tag: rh\r\n"},
+		{"/", "X-Tag: a1, a2,b3,ax\r\n"},
+		{"/", "X-Rep: v12\r\n"},
+		{"/", "X-Rep: v1, w2,v3\r\n"},
+		{"/", "X-Tag: ret\r\n"},
+		{"/", "X-Tag: file\r\n"},
+		{"/", "X-Tag: deny\r\n"},
+		{"/", "X-Tag: plain\r\n"},
+		{"/", "X-Tag: redir\r\n"},
+		{"/down/x", ""},
+	} {
+		h, d := askFull(t, hp, r.target, r.hdrs), askFull(t, dp, r.target, r.hdrs)
+		t.Logf("%-28q haproxy %q", r.hdrs, h)
+		if h != d {
+			t.Errorf("%s %q:\n haproxy %q\n duet    %q", r.target, r.hdrs, h, d)
+		}
+	}
+}
