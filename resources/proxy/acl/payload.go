@@ -10,19 +10,25 @@ import (
 // within tcp-request inspect-delay).
 type Payloader interface {
 	// Payload returns the bytes read so far and whether no more will come (inspect-delay expired, buffer full,
-	// client closed). A fetch that answered from data that was not final may answer differently later: the
-	// implementation notes that the question was asked, so that the caller waits for more data.
+	// client closed).
 	Payload() (data []byte, final bool)
+	// MoreWanted records that a fetch answered from data that was not final and may answer differently with
+	// more (haproxy's SMP_F_MAY_CHANGE): a rule that did not match then waits for more data.
+	MoreWanted()
 }
 
-// payloadOf returns the inspected bytes, ok false when t inspected nothing.
-func payloadOf(t Txn) ([]byte, bool, bool) {
+// payloadOf returns the inspected bytes, ok false when t inspected nothing, and a function to call when the
+// answer may change with more data.
+func payloadOf(t Txn) (b []byte, maybe func(), ok bool) {
 	p, ok := t.(Payloader)
 	if !ok {
-		return nil, false, false
+		return nil, nil, false
 	}
 	b, final := p.Payload()
-	return b, final, true
+	if final {
+		return b, func() {}, true
+	}
+	return b, p.MoreWanted, true
 }
 
 // payloadFetch builds req.len, req.payload(offset,length), req.ssl_hello_type, req.ssl_ver and req.ssl_sni.
@@ -31,10 +37,11 @@ func payloadFetch(f *fetch, base, arg string) error {
 	case "req.len", "req_len":
 		f.k = kInt
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
-			b, _, ok := payloadOf(t)
+			b, maybe, ok := payloadOf(t)
 			if !ok {
 				return nil, false
 			}
+			maybe()
 			return []string{strconv.Itoa(len(b))}, true
 		}
 	case "req.payload", "payload":
@@ -43,11 +50,16 @@ func payloadFetch(f *fetch, base, arg string) error {
 			return fmt.Errorf("fetch '%s' expects <offset>,<length> (got '%s')", base, arg)
 		}
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
-			b, _, ok := payloadOf(t)
-			if !ok || len(b) < o || l > 0 && len(b) < o+l {
+			b, maybe, ok := payloadOf(t)
+			if !ok {
+				return nil, false
+			}
+			if len(b) < o || l > 0 && len(b) < o+l {
+				maybe()
 				return nil, false
 			}
 			if l == 0 {
+				maybe()
 				return []string{string(b[o:])}, true
 			}
 			return []string{string(b[o : o+l])}, true
@@ -55,11 +67,7 @@ func payloadFetch(f *fetch, base, arg string) error {
 	case "req.ssl_hello_type", "req_ssl_hello_type":
 		f.k = kInt
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
-			b, _, ok := payloadOf(t)
-			if !ok {
-				return nil, false
-			}
-			h, ok := ParseHello(b)
+			h, ok := helloOf(t)
 			if !ok || !h.Complete {
 				return nil, false
 			}
@@ -68,11 +76,7 @@ func payloadFetch(f *fetch, base, arg string) error {
 	case "req.ssl_ver", "req_ssl_ver":
 		f.k = kInt
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
-			b, _, ok := payloadOf(t)
-			if !ok {
-				return nil, false
-			}
-			h, ok := ParseHello(b)
+			h, ok := helloOf(t)
 			if !ok {
 				return nil, false
 			}
@@ -81,8 +85,8 @@ func payloadFetch(f *fetch, base, arg string) error {
 	case "req.ssl_sni", "req_ssl_sni", "ssl_fc_sni":
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
 			if base != "ssl_fc_sni" {
-				if b, _, ok := payloadOf(t); ok {
-					h, ok := ParseHello(b)
+				if _, isP := t.(Payloader); isP {
+					h, ok := helloOf(t)
 					if !ok || !h.Complete || h.SNI == "" {
 						return nil, false
 					}
@@ -95,6 +99,20 @@ func payloadFetch(f *fetch, base, arg string) error {
 		return errNotPayload
 	}
 	return nil
+}
+
+// helloOf parses the inspected bytes as a TLS hello; when they are too short to tell, or a TLS record that is
+// not complete yet, the answer may change with more data.
+func helloOf(t Txn) (Hello, bool) {
+	b, maybe, ok := payloadOf(t)
+	if !ok {
+		return Hello{}, false
+	}
+	h, ok := ParseHello(b)
+	if len(b) < 5 && (len(b) == 0 || b[0] == 0x16) || ok && !h.Complete {
+		maybe()
+	}
+	return h, ok
 }
 
 var errNotPayload = fmt.Errorf("not a payload fetch")

@@ -39,6 +39,7 @@ type payloadTxn struct {
 }
 
 func (p *payloadTxn) Payload() ([]byte, bool) { return p.data, p.final }
+func (p *payloadTxn) MoreWanted()             {}
 
 func TestParseHello(t *testing.T) {
 	hello := clientHello(t, "a.example")

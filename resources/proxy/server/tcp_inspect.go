@@ -17,7 +17,7 @@ const inspectBufSize = 16384 - 1024
 type inspection struct {
 	buf   []byte
 	final bool // no more bytes will be read: later answers cannot change
-	asked bool // a fetch read data that was not final since the last reset
+	asked bool // a fetch's answer may change with more data (since the last reset)
 }
 
 var _ acl.Payloader = l4Txn{}
@@ -44,10 +44,14 @@ func (t l4Txn) Payload() ([]byte, bool) {
 	if t.ins == nil {
 		return nil, true
 	}
-	if !t.ins.final {
+	return t.ins.buf, t.ins.final
+}
+
+// MoreWanted implements acl.Payloader.
+func (t l4Txn) MoreWanted() {
+	if t.ins != nil && !t.ins.final {
 		t.ins.asked = true
 	}
-	return t.ins.buf, t.ins.final
 }
 
 // inspectContent runs a TCP frontend's tcp-request content rules as haproxy's tcp_inspect_request does. The
