@@ -76,74 +76,17 @@ func (p *parser) parseHTTPRequest(w []string) {
 		}
 	case "deny":
 		r.Status = 403
-		for i := 0; i < len(args); i++ {
-			switch args[i] {
-			case "deny_status", "status":
-				if i+1 >= len(args) {
-					p.errf("'%s' : '%s' expects a status code.", what, args[i])
-					return
-				}
-				n, err := strconv.Atoi(args[i+1])
-				if err != nil || n < 200 || n > 599 {
-					p.errf("'%s' : invalid status code '%s'.", what, args[i+1])
-					return
-				}
-				r.Status = n
-				i++
-			case "content-type", "string", "lf-string":
-				if i+1 >= len(args) {
-					p.errf("'%s' : '%s' expects an argument.", what, args[i])
-					return
-				}
-				if args[i] == "content-type" {
-					r.ContentType = args[i+1]
-				} else {
-					r.Body = args[i+1]
-				}
-				i++
-			default:
-				p.errf("'%s' : '%s' is not supported by Duet yet (expects deny_status, content-type, string).", what, args[i])
-				return
-			}
+		if !p.parsePayload(&r, what, args, true) {
+			return
 		}
-		if r.Body == "" && !slices.Contains(errorCodes, r.Status) {
+		if r.Body == "" && r.BodyFmt == nil && !slices.Contains(errorCodes, r.Status) {
 			p.errf("error detected in %s '%s' while parsing '%s' rule : status code '%d' not handled by default with 'default-errorfiles' argument.", px.Kind, px.Name, what, r.Status)
 			return
 		}
 	case "return":
 		r.Status = 200
-		for i := 0; i < len(args); i++ {
-			if i+1 >= len(args) {
-				p.errf("'%s' : '%s' expects an argument.", what, args[i])
-				return
-			}
-			switch args[i] {
-			case "status":
-				n, err := strconv.Atoi(args[i+1])
-				if err != nil || n < 200 || n > 599 {
-					p.errf("'%s' : invalid status code '%s'.", what, args[i+1])
-					return
-				}
-				r.Status = n
-			case "content-type":
-				r.ContentType = args[i+1]
-			case "string", "lf-string":
-				r.Body = args[i+1]
-			case "file", "lf-file", "errorfile":
-				b, err := os.ReadFile(args[i+1])
-				if err != nil {
-					p.errf("'%s' : %v.", what, err)
-					return
-				}
-				r.Body = string(b)
-			case "hdr":
-				p.errf("'%s' : 'hdr' is not supported by Duet yet.", what)
-				return
-			default:
-				p.errf("'%s' : unknown argument '%s'.", what, args[i])
-				return
-			}
-			i++
+		if !p.parsePayload(&r, what, args, true) {
+			return
 		}
 	case "redirect":
 		rd, ok := p.parseRedirect(append([]string{"redirect"}, args...), 1)

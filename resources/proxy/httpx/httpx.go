@@ -757,9 +757,12 @@ func StatusText(status int) (reason, msg string) {
 	return "Error", "An error occurred."
 }
 
-// Reason is haproxy's reason phrase for a status it generates (http_get_reason): the standard phrases, then one
-// per class ("Success" for an unknown 2xx ...).
+// Reason is haproxy's reason phrase for a status it generates: that of its built-in error pages (StatusText),
+// else http_get_reason's standard phrases, then one per class ("Success" for an unknown 2xx ...).
 func Reason(status int) string {
+	if r, _ := StatusText(status); r != "Error" {
+		return r
+	}
 	if r, ok := reasons[status]; ok {
 		return r
 	}

@@ -812,7 +812,7 @@ func (h *httpConn) answerErrorAfterBody(status int) bool {
 }
 
 func (h *httpConn) writeRaw(status int, ctype, body string, extra []string) {
-	reason, _ := httpx.StatusText(status)
+	reason := httpx.Reason(status)
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + reason + "\r\n")
 	b.WriteString("content-length: " + strconv.Itoa(len(body)) + "\r\n")

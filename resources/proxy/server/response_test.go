@@ -48,6 +48,9 @@ func TestSideBySideResponseRules(t *testing.T) {
 	body := `
     http-error status 503 content-type text/plain string "all down" hdr X-A static
     http-request replace-value X-Rep ^v([0-9]+)$ version-\1
+    http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-who),lower]" if { path /lf }
+    http-request return status 200 content-type text/plain file ` + page + ` if { path /file }
+    http-request deny deny_status 429 content-type text/plain string "slow down" if { path /slow }
     http-response set-status 404 reason "Not Here" if { res.hdr(x-got-tag) -m sub gone }
     http-response set-status 299 if { res.hdr(x-got-tag) -m sub weird }
     http-response replace-header X-Server ^st(.*)$ ST-\1 if { res.hdr(x-got-tag) -m sub rh }
@@ -83,6 +86,9 @@ backend down
 		{"/", "X-Tag: plain\r\n"},
 		{"/", "X-Tag: redir\r\n"},
 		{"/down/x", ""},
+		{"/lf", "X-Who: ME\r\n"},
+		{"/file", ""},
+		{"/slow", ""},
 	} {
 		h, d := askFull(t, hp, r.target, r.hdrs), askFull(t, dp, r.target, r.hdrs)
 		t.Logf("%-28q haproxy %q", r.hdrs, h)

@@ -114,9 +114,9 @@ rules:
 		case "deny":
 			h.fe.cnt.dreq.Add(1)
 			keep := false
-			if r.Body != "" {
+			if r.Body != "" || r.BodyFmt != nil || len(r.Hdrs) > 0 {
 				h.drainBody()
-				h.respond(r.Status, r.ContentType, r.Body, nil)
+				h.respondRule(r)
 				keep = !h.req.ConnClose
 			} else {
 				keep = h.answerError(r.Status) // haproxy 2.6 keeps the connection after a deny
@@ -132,7 +132,7 @@ rules:
 			return true, !h.req.ConnClose
 		case "return":
 			h.drainBody()
-			h.respond(r.Status, r.ContentType, r.Body, nil)
+			h.respondRule(r)
 			h.ruleLog(be, r.Status, "LR--", start, tR, reqLine)
 			return true, !h.req.ConnClose
 		case "redirect":
@@ -249,6 +249,26 @@ func (h *httpConn) redirect(r *config.Redirect, be *backend, start time.Time, tR
 func (h *httpConn) respond(status int, ctype, body string, extra []string) {
 	h.writeRaw(status, ctype, body, extra)
 	h.fe.cnt.status(status)
+}
+
+// respondRule answers with a return or deny rule's payload: its body (an lf-string rendered now) and hdr lines,
+// or the complete response of an errorfile.
+func (h *httpConn) respondRule(r *config.HTTPRule) {
+	if r.ContentType == "raw" {
+		_, _ = io.WriteString(h.bw, r.Body)
+		_ = h.bw.Flush()
+		h.fe.cnt.status(r.Status)
+		return
+	}
+	body := r.Body
+	if r.BodyFmt != nil {
+		body = r.BodyFmt.Render(h)
+	}
+	var extra []string
+	for _, x := range r.Hdrs {
+		extra = append(extra, x.Name+": "+x.Value.Render(h))
+	}
+	h.respond(r.Status, r.ContentType, body, extra)
 }
 
 func (h *httpConn) ruleLog(be *backend, status int, term string, start time.Time, tR time.Duration, reqLine string) {
