@@ -6,6 +6,7 @@ package acl
 
 import (
 	"bufio"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -45,6 +46,7 @@ const (
 	mDir   = "dir"
 	mDom   = "dom"
 	mLen   = "len"
+	mBin   = "bin" // patterns are hex strings matched against the sample's bytes
 )
 
 type kind int
@@ -195,9 +197,7 @@ func parseTermAuth(args []string, reg *auth.Registry) (*term, error) {
 			}
 			m := args[i+1]
 			switch m {
-			case mFound, mBool, mInt, mIP, mStr, mSub, mReg, mBeg, mEnd, mDir, mDom, mLen:
-			case "bin":
-				return nil, fmt.Errorf("match method 'bin' is not supported by Duet yet")
+			case mFound, mBool, mInt, mIP, mStr, mSub, mReg, mBeg, mEnd, mDir, mDom, mLen, mBin:
 			default:
 				return nil, fmt.Errorf("unknown match method '%s'", m)
 			}
@@ -305,6 +305,17 @@ values:
 		}
 		if len(t.nets) == 0 {
 			return nil, fmt.Errorf("missing IP address for '%s'", args[0])
+		}
+	case mBin:
+		for _, p := range pats {
+			b, err := hex.DecodeString(p)
+			if err != nil {
+				return nil, fmt.Errorf("'%s' is not a valid hex string", p)
+			}
+			t.strs = append(t.strs, string(b))
+		}
+		if len(t.strs) == 0 {
+			return nil, fmt.Errorf("missing pattern for '%s'", args[0])
 		}
 	case mReg:
 		for _, p := range pats {
@@ -436,6 +447,20 @@ func (tm *term) match(v string) bool {
 	case mReg:
 		for _, re := range tm.regs {
 			if re.MatchString(v) {
+				return true
+			}
+		}
+		return false
+	}
+	if tm.method == mBin {
+		// the sample as binary: an integer is 8 bytes, an address 4 or 16
+		if bv, ok := fromFetch(v, tm.f.k); ok {
+			if b, ok := cast(bv, tBin); ok {
+				v = b.s
+			}
+		}
+		for _, p := range tm.strs {
+			if v == p {
 				return true
 			}
 		}

@@ -240,3 +240,39 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestFetchAudit checks fetches against what haproxy 2.6.12 answered for the same request
+// (GET /p?a=1;b=2&b=3 with Cookie: x=1; n=42; y=3).
+func TestFetchAudit(t *testing.T) {
+	r := &txn{uri: "/p?a=1;b=2&b=3", hdrs: map[string][]string{"cookie": {"x=1; n=42; y=3"}}}
+	f, err := ParseFormat("b=[%[urlp(b)]] first=[%[urlp]] d=[%[urlp(b,;)]] c=[%[req.cook()]] cc=[%[req.cook_cnt()]] cv=[%[cook_val(n)]]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Render(r); got != "b=[2] first=[1] d=[2] c=[1] cc=[3] cv=[42]" {
+		t.Errorf("render = %q", got)
+	}
+	for _, tc := range []struct {
+		line string
+		data []byte
+		want bool
+	}{
+		{"req.payload(0,1) -m bin 16", []byte{0x16, 3, 1}, true},
+		{"req.payload(0,1) -m bin 17", []byte{0x16, 3, 1}, false},
+		{"req.payload(0,2) -m bin 1603 4745", []byte("GET /"), true},
+		{"int(258) -m bin 0000000000000102", nil, true},
+	} {
+		s := NewSet()
+		if err := s.Add("a", strings.Fields(tc.line)); err != nil {
+			t.Errorf("%s: %v", tc.line, err)
+			continue
+		}
+		c, _ := ParseCond([]string{"if", "a"}, s)
+		if got := c.Eval(&payloadTxn{data: tc.data, final: true}); got != tc.want {
+			t.Errorf("%s = %v", tc.line, got)
+		}
+	}
+	if err := NewSet().Add("a", []string{"path", "-m", "bin", "zz"}); err == nil {
+		t.Error("bad hex accepted")
+	}
+}

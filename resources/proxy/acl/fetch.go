@@ -76,13 +76,11 @@ func parseCriterion(c string) (*fetch, string, error) {
 			return []string{u[i+1:]}, true
 		}
 	case "urlp", "url_param":
-		// urlp([name[,delim]]): without a name the first parameter matches
+		// urlp([name[,delim]]): without a name the first parameter matches; '&' and ';' always separate
+		// parameters (haproxy 2.6.12 answered so), delim adds a separator
 		delims := "&;"
 		if n, d, ok := strings.Cut(arg, ","); ok {
-			f.arg, delims = n, d
-			if delims == "" {
-				delims = "&;"
-			}
+			f.arg, delims = n, delims+d
 		}
 		f.get = func(t Txn, f *fetch) ([]string, bool) {
 			u := t.URI()

@@ -51,7 +51,7 @@ func ParseFormat(s string) (*Format, error) {
 			if err != nil {
 				return nil, fmt.Errorf("log-format '%s': %w", s, err)
 			}
-			if m != "" {
+			if !fetchForm(m) {
 				return nil, fmt.Errorf("log-format '%s': '%s' is an ACL match form, not a sample fetch", s, expr)
 			}
 			flush()
@@ -145,7 +145,7 @@ func ParseSample(expr string) (*Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m != "" {
+	if !fetchForm(m) {
 		return nil, fmt.Errorf("'%s' is an ACL match form, not a sample fetch", expr)
 	}
 	return &Sample{f: f}, nil

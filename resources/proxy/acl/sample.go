@@ -376,7 +376,7 @@ func parseExpr(expr string) (*fetch, string, error) {
 	if err != nil || len(words) == 0 {
 		return f, m, err
 	}
-	if m != "" {
+	if !fetchForm(m) {
 		return nil, "", fmt.Errorf("converters may only follow a sample fetch, not the ACL keyword '%s' in '%s'", fe[:strings.IndexAny(fe+"(", "(")], expr)
 	}
 	chain, out, err := compileConvs(f.name, typeOfKind(f.k), words)
@@ -420,3 +420,7 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// fetchForm reports whether a criterion with derived method m is also a sample fetch: the plain fetch, or the
+// _cnt, _val and _ip forms (hdr_cnt, cook_val, hdr_ip ...), which return typed values.
+func fetchForm(m string) bool { return m == "" || m == mInt || m == mIP }
