@@ -32,6 +32,7 @@ func TestSideBySideConverters(t *testing.T) {
     http-request redirect location %[path,regsub('/+','/','g')] code 301 if { path -m sub // }
     http-request set-header X-Tag %[path,field(2,/),upper]-%[req.hdr(x-n),add(3),mul(2)]-%[src,ipmask(16)]-%[req.hdr(host),lower,djb2]-%[url,url_dec,json]-%[req.hdr(x-key),lower,word(1,.)]
     use_backend hashed if { req.hdr(x-key) -m found }
+    use_backend sticky if { req.hdr(x-sticky) -m found }
     use_backend %[path,map_beg(` + prefixes + `)] if { path,map_beg(` + prefixes + `) -m found }
     use_backend %[req.hdr(host),lower,host_only,map(` + vhosts + `,static)]
 backend static
@@ -40,6 +41,12 @@ backend dynamic
     server s 127.0.0.1:` + fmt.Sprint(b2.port) + `
 backend upload
     server s 127.0.0.1:` + fmt.Sprint(b3.port) + `
+backend sticky
+    balance roundrobin
+    stick-table type ip size 1k
+    stick on src,ipmask(16)
+    server s1 127.0.0.1:` + fmt.Sprint(b1.port) + `
+    server s2 127.0.0.1:` + fmt.Sprint(b2.port) + `
 backend hashed
     balance hash req.hdr(x-key),lower,word(1,.)
     server s1 127.0.0.1:` + fmt.Sprint(b1.port) + `
@@ -69,6 +76,9 @@ backend hashed
 	}
 	for _, k := range []string{"Alpha.one", "beta.two", "GAMMA", "delta.x.y", "eps", "zeta", "eta.", "theta", "iota", "kappa"} {
 		reqs = append(reqs, l7Req{target: "/k", hdrs: "Host: a.example\r\nX-Key: " + k + "\r\n"})
+	}
+	for _, src := range []string{"127.1.0.1", "127.1.5.5", "127.2.0.1", "127.1.9.9", "127.2.7.7", "127.3.0.1", "127.2.0.2", "127.3.3.3"} {
+		reqs = append(reqs, l7Req{src: src, target: "/s", hdrs: "Host: a.example\r\nX-Sticky: 1\r\n"})
 	}
 	for i, r := range reqs {
 		h := askL7(t, hp, r)
