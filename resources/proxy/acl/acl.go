@@ -1,7 +1,8 @@
-// Package acl implements haproxy's ACLs and conditions for HTTP requests: criteria (sample fetches with their
-// derived match methods), flags (-i, -m, -n, -f, --), integer operators, the predefined ACLs, and conditions
-// ("if"/"unless", implicit AND, "or"/"||", "!", anonymous "{ ... }"). It is pure: parsing returns errors, evaluation
-// reads a Txn and has no side effect.
+// Package acl implements haproxy's sample expressions and ACLs: sample fetches with their derived match methods,
+// converters with haproxy's types (map files included), flags (-i, -m, -n, -f, --), integer operators, the
+// predefined ACLs, conditions ("if"/"unless", implicit AND, "or"/"||", "!", anonymous "{ ... }") and log-format
+// strings. Parsing returns errors (map and pattern files are read then); evaluation reads a Txn and has no side
+// effect other than Payloader.MoreWanted.
 package acl
 
 import (
