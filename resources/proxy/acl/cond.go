@@ -197,7 +197,8 @@ func resFetch(name string) bool {
 
 func l4Fetch(name string) bool {
 	switch name {
-	case "src", "dst", "src_port", "dst_port", "ssl_fc", "always_true", "always_false", "str", "int", "bool", "nbsrv":
+	case "src", "dst", "src_port", "dst_port", "ssl_fc", "always_true", "always_false", "str", "int", "bool", "nbsrv",
+		"be_conn", "fe_conn", "queue", "fe_name", "be_name":
 		return true
 	}
 	return false

@@ -75,6 +75,7 @@ var converters = map[string]convDef{
 	"json":      {in: tStr, out: tStr, max: 1, build: buildJSON},
 	"ipmask":    {in: tAddr, out: tAddr, min: 1, max: 2, build: buildIPMask},
 	"concat":    {in: tStr, out: tStr, max: 3, build: buildConcat},
+	"url_enc":   {in: tStr, out: tStr, max: 1, build: buildURLEnc},
 	"host_only": {in: tStr, out: tStr, build: strConv(hostOnly)},
 	"port_only": {in: tStr, out: tSint, build: simple(portOnly)},
 	"iif":       {in: tBool, out: tStr, min: 2, max: 2, build: buildIif},
@@ -676,8 +677,27 @@ var haproxyConverters = func() map[string]bool {
 		table_gpc table_gpc0 table_gpc0_rate table_gpc1 table_gpc1_rate table_gpc_rate table_gpt table_gpt0
 		table_http_err_cnt table_http_err_rate table_http_fail_cnt table_http_fail_rate table_http_req_cnt
 		table_http_req_rate table_idle table_kbytes_in table_kbytes_out table_server_id table_sess_cnt
-		table_sess_rate table_trackers ungrpc unset-var url_enc utime xxh3 xxh32 xxh64`) {
+		table_sess_rate table_trackers ungrpc unset-var utime xxh3 xxh32 xxh64`) {
 		m[n] = true
 	}
 	return m
 }()
+
+// buildURLEnc compiles url_enc([query]): every byte but letters, digits and "-._~" becomes %XX (upper case).
+func buildURLEnc(_ string, a []string) (convFn, error) {
+	if len(a) > 0 && a[0] != "" && a[0] != "query" {
+		return nil, fmt.Errorf("Unexpected encode type. Allowed value is 'query'")
+	}
+	return func(v value) (value, bool) {
+		var b strings.Builder
+		for i := 0; i < len(v.s); i++ {
+			c := v.s[i]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+				b.WriteByte(c)
+				continue
+			}
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+		return value{t: tStr, s: b.String()}, true
+	}, nil
+}

@@ -132,7 +132,7 @@ func TestConverterErrors(t *testing.T) {
 		{"%[ssl_fc,ipmask(24)]", "converter 'ipmask' cannot be applied"},
 		{"%[ssl_fc,map_ip(/dev/null)]", "converter 'map_ip' cannot be applied"},
 		{"%[path,b64dec,add(1)]", "converter 'add' cannot be applied"},
-		{"%[path,url_enc]", "converter 'url_enc' is not supported by Duet yet"},
+		{"%[path,xxh32]", "converter 'xxh32' is not supported by Duet yet"},
 		{"%[path,ipmask(24)]", ""}, {"%[src,lower]", ""}, {"%[path,add]", ""}, {"%[src_port,ipmask(24)]", ""},
 		{"%[ssl_fc,hex]", ""}, {"%[src,json]", ""}, {"%[path,map_str(/dev/null,def)]", ""}, {"%[path,host_only,lower]", ""},
 		{"%[src,ipmask(24,64)]", ""}, {"%[path,concat(a,,b)]", ""},

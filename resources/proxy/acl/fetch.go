@@ -279,6 +279,30 @@ func parseCriterion(c string) (*fetch, string, error) {
 			n, ok := c.NbSrv(f.arg)
 			return []string{strconv.Itoa(n)}, ok
 		}
+	case "be_conn", "fe_conn", "queue":
+		f.k = kInt
+		kind := "backend"
+		if base == "fe_conn" {
+			kind = "frontend"
+		}
+		f.ref = &Ref{Kind: kind, Name: arg, Keyword: base}
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			c, ok := t.(ProxyCounter)
+			if !ok {
+				return nil, false
+			}
+			n, ok := c.ProxyCount(f.name, f.arg)
+			return []string{strconv.Itoa(n)}, ok
+		}
+	case "fe_name", "be_name":
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			c, ok := t.(ProxyCounter)
+			if !ok {
+				return nil, false
+			}
+			n := c.ProxyName(f.name == "be_name")
+			return []string{n}, n != ""
+		}
 	case "always_true", "always_false":
 		f.k = kBool
 		v := map[bool]string{true: "1", false: "0"}[base == "always_true"]
@@ -459,6 +483,16 @@ type ServerCounter interface {
 	// NbSrv returns the number of usable servers of backend name ("" for the current backend); ok is false
 	// when there is no such backend.
 	NbSrv(name string) (n int, ok bool)
+}
+
+// ProxyCounter is implemented by a Txn that can read the proxies' live counters.
+type ProxyCounter interface {
+	// ProxyCount answers be_conn (a backend's current connections), fe_conn (a frontend's) and queue (the
+	// requests waiting in a backend and its servers) for proxy name ("" is the current one); ok is false when
+	// there is no such proxy.
+	ProxyCount(fetch, name string) (n int, ok bool)
+	// ProxyName is the current backend's name (be_name; "" before one is chosen) or the frontend's.
+	ProxyName(backend bool) string
 }
 
 // Ref is a name a fetch refers to, which the configuration checks once every section was read: a userlist

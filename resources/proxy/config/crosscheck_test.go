@@ -156,6 +156,11 @@ var corpus = []struct {
 	{"fetch-no-backend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv(nope) gt 0\n", false, ""},
 	{"fetch-nbsrv-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv gt 0\n", false, ""},
 	{"fetch-typo", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a pth /x\n", false, ""},
+	{"fetch-counters", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a fe_conn gt 10\n    acl b be_conn(b) gt 10\n    acl c queue(b) gt 1\n    acl d fe_name f\n    http-request deny if a b c d\n    default_backend b\n" +
+		"backend b\n    acl e be_conn gt 1\n    http-request set-header X %[req.hdr(x),url_enc]-%[queue]\n    server s 1.1.1.1:80\n", true, ""},
+	{"fetch-be-conn-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a be_conn gt 1\n", false, ""},
+	{"fetch-fe-conn-unknown", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a fe_conn(nope) gt 1\n", false, ""},
+	{"converter-url-enc-arg", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-header x %[path,url_enc(foo)]\n", false, ""},
 	{"http-response-valid", std + "frontend f\n    bind 127.0.0.1:9001\n    http-response set-status 404 reason \"Not Here\" if { status 200 }\n    http-response replace-value X-L ^a(.*)$ b\\1\n" +
 		"    http-response replace-header X-S ^a(.*)$ b\\1\n    http-response return status 201 content-type text/plain string hi if { status 500 }\n" +
 		"    http-response deny deny_status 403 content-type text/plain string no if { status 501 }\n    http-response redirect location /x code 302 if { status 404 }\n" +

@@ -144,6 +144,16 @@ func (p *parser) checkFetchRef(r fetchRef) {
 				p.globalErr(r.pos, kw, Error, "proxy %s: acl %s %s(): invalid group '%s'.", r.px.Name, r.ACL, r.Keyword, g)
 			}
 		}
+	case "frontend":
+		if r.Name == "" {
+			if r.px.Cap&CapFE == 0 && r.px.Cap != CapDefaults {
+				p.globalErr(r.pos, kw, Error, "proxy '%s', referenced in arg 1 of ACL keyword '%s' in proxy '%s', has not frontend capability.", r.px.Name, r.Keyword, r.px.Name)
+			}
+			return
+		}
+		if p.cfg.Proxy(r.Name, CapFE) == nil {
+			p.globalErr(r.pos, kw, Error, "unable to find frontend '%s' referenced in arg 1 of ACL keyword '%s' in proxy '%s'.", r.Name, r.Keyword, r.px.Name)
+		}
 	case "backend":
 		if r.Name == "" {
 			if r.px.Cap&CapBE == 0 && r.px.Cap != CapDefaults {

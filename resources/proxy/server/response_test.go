@@ -50,6 +50,7 @@ func TestSideBySideResponseRules(t *testing.T) {
     http-request replace-value X-Rep ^v([0-9]+)$ version-\1
     http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-who),lower]" if { path /lf }
     http-request return status 200 content-type text/plain file ` + page + ` if { path /file }
+    http-request return status 200 content-type text/plain lf-string "fe=%[fe_conn] be=%[be_conn(static)] q=%[queue(static)] n=%[nbsrv(static)] fn=%[fe_name] e=%[req.hdr(x-a),url_enc]" if { path /counters }
     http-request deny deny_status 429 content-type text/plain string "slow down" if { path /slow }
     http-response set-status 404 reason "Not Here" if { res.hdr(x-got-tag) -m sub gone }
     http-response set-status 299 if { res.hdr(x-got-tag) -m sub weird }
@@ -89,6 +90,7 @@ backend down
 		{"/lf", "X-Who: ME\r\n"},
 		{"/file", ""},
 		{"/slow", ""},
+		{"/counters", "X-A: a b/c?d=e&f+g~h_i.j-k*l(m)!n'o\"p<q>r#s%t;u:v@w[x]y{z}\u00e9\r\n"},
 	} {
 		h, d := askFull(t, hp, r.target, r.hdrs), askFull(t, dp, r.target, r.hdrs)
 		t.Logf("%-28q haproxy %q", r.hdrs, h)

@@ -298,6 +298,82 @@ func (t l4Txn) NbSrv(name string) (int, bool) {
 	return nbSrv(t.s, t.sess, t.fe, name)
 }
 
+// ProxyCount implements acl.ProxyCounter.
+func (h *httpConn) ProxyCount(fetch, name string) (int, bool) {
+	return proxyCount(h.s, h.sess, h.fe, fetch, name)
+}
+
+// ProxyName implements acl.ProxyCounter.
+func (h *httpConn) ProxyName(backend bool) string { return proxyName(h.sess, h.fe, backend) }
+
+// ProxyCount implements acl.ProxyCounter.
+func (t l4Txn) ProxyCount(fetch, name string) (int, bool) {
+	if t.s == nil {
+		return 0, false
+	}
+	return proxyCount(t.s, t.sess, t.fe, fetch, name)
+}
+
+// ProxyName implements acl.ProxyCounter.
+func (t l4Txn) ProxyName(backend bool) string { return proxyName(t.sess, t.fe, backend) }
+
+func proxyName(sess *session, fe *frontend, backend bool) string {
+	if !backend {
+		if fe == nil {
+			return ""
+		}
+		return fe.cfg.Name
+	}
+	if sess != nil {
+		if be := sess.be.Load(); be != nil {
+			return be.cfg.Name
+		}
+	}
+	return ""
+}
+
+// proxyCount answers be_conn, fe_conn and queue from the live counters ("" is the current proxy).
+func proxyCount(s *Server, sess *session, fe *frontend, fetch, name string) (int, bool) {
+	rt := s.rt.Load()
+	if rt == nil {
+		return 0, false
+	}
+	if fetch == "fe_conn" {
+		f := fe
+		if name != "" {
+			f = rt.frontends[name]
+		}
+		if f == nil {
+			return 0, false
+		}
+		return int(f.cnt.scur.Load()), true
+	}
+	var be *backend
+	if name == "" {
+		if sess != nil {
+			be = sess.be.Load()
+		}
+		if be == nil && fe != nil {
+			be = rt.backends[fe.cfg.Name]
+		}
+	} else {
+		be = rt.backends[name]
+	}
+	if be == nil {
+		return 0, false
+	}
+	if fetch == "be_conn" {
+		return int(be.cnt.scur.Load()), true
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	n := be.queue.len()
+	for _, sv := range be.servers {
+		n += sv.queue.len()
+	}
+	return n, true
+}
+
 // nbSrv is haproxy's nbsrv: the usable active servers, or when there is none 1 if a backup takes the traffic
 // (without allbackups) or the usable backups.
 func nbSrv(s *Server, sess *session, fe *frontend, name string) (int, bool) {
