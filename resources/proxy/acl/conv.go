@@ -26,17 +26,17 @@ type convDef struct {
 	min, max       int
 	optionalParens bool // haproxy accepts the name alone although arguments are mandatory (add, sub ...)
 	types          func(name string) (in, out smpType)
-	build          func(name string, args []string) (func(value) (value, bool), error)
+	build          func(name string, args []string) (convFn, error)
 }
 
-type convFn = func(value) (value, bool)
+type convFn = func(Txn, value) (value, bool)
 
 func simple(fn convFn) func(string, []string) (convFn, error) {
 	return func(string, []string) (convFn, error) { return fn, nil }
 }
 
 func strConv(fn func(string) (string, bool)) func(string, []string) (convFn, error) {
-	return simple(func(v value) (value, bool) {
+	return simple(func(t Txn, v value) (value, bool) {
 		s, ok := fn(v.s)
 		return value{t: tStr, s: s}, ok
 	})
@@ -62,8 +62,8 @@ var converters = map[string]convDef{
 	"field":  {in: tStr, out: tStr, min: 2, max: 3, build: buildField},
 	"word":   {in: tStr, out: tStr, min: 2, max: 3, build: buildField},
 	"bytes":  {in: tBin, out: tBin, min: 1, max: 2, build: buildBytes},
-	"length": {in: tStr, out: tSint, build: simple(func(v value) (value, bool) { return value{t: tSint, n: int64(len(v.s))}, true })},
-	"hex": {in: tBin, out: tStr, build: simple(func(v value) (value, bool) {
+	"length": {in: tStr, out: tSint, build: simple(func(t Txn, v value) (value, bool) { return value{t: tSint, n: int64(len(v.s))}, true })},
+	"hex": {in: tBin, out: tStr, build: simple(func(t Txn, v value) (value, bool) {
 		return value{t: tStr, s: strings.ToUpper(hex.EncodeToString([]byte(v.s)))}, true
 	})},
 	"hex2i":     {in: tStr, out: tSint, build: simple(hex2i)},
@@ -100,12 +100,12 @@ var converters = map[string]convDef{
 	"crc32c": {in: tBin, out: tSint, max: 1, build: buildHash(func(b []byte) uint32 {
 		return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
 	})},
-	"sha1": {in: tBin, out: tBin, build: simple(func(v value) (value, bool) {
+	"sha1": {in: tBin, out: tBin, build: simple(func(t Txn, v value) (value, bool) {
 		h := sha1.Sum([]byte(v.s))
 		return value{t: tBin, s: string(h[:])}, true
 	})},
 	"sha2":          {in: tBin, out: tBin, max: 1, build: buildSHA2},
-	"strcmp":        {in: tStr, out: tSint, min: 1, max: 1, build: noVars},
+	"strcmp":        {in: tStr, out: tSint, min: 1, max: 1, build: buildVarCmp},
 	"map":           mapDef,
 	"map_str":       mapDef,
 	"map_beg":       mapDef,
@@ -117,7 +117,7 @@ var converters = map[string]convDef{
 	"map_regm":      mapDef,
 	"map_ip":        mapDef,
 	"map_int":       mapDef,
-	"secure_memcmp": {in: tStr, out: tBool, min: 1, max: 1, build: noVars},
+	"secure_memcmp": {in: tBin, out: tBool, min: 1, max: 1, build: buildVarCmp},
 }
 
 func init() {
@@ -139,8 +139,24 @@ func converterNames() []string {
 	return names
 }
 
-func noVars(name string, a []string) (convFn, error) {
-	return nil, fmt.Errorf("'%s' compares with a variable ('%s'), and variables are not supported by Duet yet", name, a[0])
+// buildVarCmp compiles strcmp(var) (the sign of comparing the input with the variable, as strcmp(3)) and
+// secure_memcmp(var) (equality); a missing variable drops the sample.
+func buildVarCmp(name string, a []string) (convFn, error) {
+	if err := CheckVarName(a[0]); err != nil {
+		return nil, err
+	}
+	return func(t Txn, v value) (value, bool) {
+		x, ok := varOf(t, a[0])
+		if !ok {
+			return value{}, false
+		}
+		if name == "secure_memcmp" {
+			b, _ := cast(x, tBin)
+			return value{t: tBool, n: map[bool]int64{true: 1, false: 0}[b.s == v.s]}, true
+		}
+		s, _ := cast(x, tStr)
+		return value{t: tSint, n: int64(strings.Compare(v.s, s.s))}, true
+	}, nil
 }
 
 // isVarName reports whether s names a variable (proc., sess., txn., req. or res. scope).
@@ -166,11 +182,11 @@ func asciiCase(s string, upper bool) string {
 }
 
 func intConv(fn func(int64) int64) func(string, []string) (convFn, error) {
-	return simple(func(v value) (value, bool) { return value{t: tSint, n: fn(v.n)}, true })
+	return simple(func(t Txn, v value) (value, bool) { return value{t: tSint, n: fn(v.n)}, true })
 }
 
 func boolConv(fn func(int64) bool) func(string, []string) (convFn, error) {
-	return simple(func(v value) (value, bool) {
+	return simple(func(t Txn, v value) (value, bool) {
 		if fn(v.n) {
 			return value{t: tBool, n: 1}, true
 		}
@@ -185,10 +201,13 @@ func buildArith(name string, a []string) (convFn, error) {
 	if len(a) > 0 {
 		n, err := strconv.ParseInt(strings.TrimSpace(a[0]), 10, 64)
 		if err != nil {
-			if isVarName(a[0]) {
-				return nil, fmt.Errorf("variable '%s': variables are not supported by Duet yet", a[0])
+			if !isVarName(a[0]) {
+				return nil, fmt.Errorf("expects an integer or a variable name")
 			}
-			return nil, fmt.Errorf("expects an integer or a variable name")
+			if err := CheckVarName(a[0]); err != nil {
+				return nil, err
+			}
+			return varArith(name, a[0])
 		}
 		k = n
 	}
@@ -226,6 +245,22 @@ func buildArith(name string, a []string) (convFn, error) {
 	return intConv(op)(name, a)
 }
 
+// varArith is an arithmetic converter whose operand is a variable (read at each evaluation; a missing or
+// non-integer variable drops the sample).
+func varArith(name, vname string) (convFn, error) {
+	return func(t Txn, v value) (value, bool) {
+		x, ok := varOf(t, vname)
+		if !ok {
+			return value{}, false
+		}
+		if x, ok = cast(x, tSint); !ok {
+			return value{}, false
+		}
+		fn, _ := buildArith(name, []string{strconv.FormatInt(x.n, 10)})
+		return fn(t, v)
+	}, nil
+}
+
 func satAdd(a, b int64) int64 {
 	s := a + b
 	if a > 0 && b > 0 && s < 0 {
@@ -261,7 +296,7 @@ func buildHash(h func([]byte) uint32) func(string, []string) (convFn, error) {
 			}
 			aval = n != 0
 		}
-		return func(v value) (value, bool) {
+		return func(t Txn, v value) (value, bool) {
 			x := h([]byte(v.s))
 			if aval {
 				x = hashfn.FullHash(x)
@@ -280,7 +315,7 @@ func buildSHA2(_ string, a []string) (convFn, error) {
 		}
 		bits = n
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		var out []byte
 		switch bits {
 		case 224:
@@ -300,7 +335,7 @@ func buildSHA2(_ string, a []string) (convFn, error) {
 	}, nil
 }
 
-func hex2i(v value) (value, bool) {
+func hex2i(_ Txn, v value) (value, bool) {
 	s := v.s
 	if s == "" || len(s)%2 != 0 {
 		return value{}, false
@@ -313,11 +348,11 @@ func hex2i(v value) (value, bool) {
 }
 
 func b64enc(enc *base64.Encoding) convFn {
-	return func(v value) (value, bool) { return value{t: tStr, s: enc.EncodeToString([]byte(v.s))}, true }
+	return func(t Txn, v value) (value, bool) { return value{t: tStr, s: enc.EncodeToString([]byte(v.s))}, true }
 }
 
 func b64dec(enc *base64.Encoding) convFn {
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		b, err := enc.DecodeString(v.s)
 		if err != nil {
 			return value{}, false
@@ -347,7 +382,7 @@ func buildRegsub(_ string, a []string) (convFn, error) {
 		return nil, fmt.Errorf("regex '%s' is invalid: %v", a[0], err)
 	}
 	subst := a[1]
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		s := v.s
 		var b strings.Builder
 		last := 0
@@ -393,7 +428,7 @@ func buildField(name string, a []string) (convFn, error) {
 		}
 	}
 	delims, words := a[1], name == "word"
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		s := v.s
 		type span struct{ a, b int }
 		var spans []span
@@ -441,7 +476,7 @@ func buildBytes(_ string, a []string) (convFn, error) {
 			return nil, fmt.Errorf("failed to parse '%s' as type 'integer' at position 2", a[1])
 		}
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		s := v.s
 		if off < 0 || off >= len(s) || ln == 0 || ln < -1 {
 			return value{}, false
@@ -465,7 +500,7 @@ func buildURLDec(_ string, a []string) (convFn, error) {
 		}
 		form = n != 0
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		s, query := v.s, form
 		b := make([]byte, 0, len(s))
 		for k := 0; k < len(s); k++ {
@@ -506,7 +541,7 @@ func buildJSON(_ string, a []string) (convFn, error) {
 	default:
 		return nil, fmt.Errorf("Unexpected input code type. Allowed value are 'ascii', 'utf8', 'utf8s', 'utf8p' and 'utf8ps'")
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		s := v.s
 		var b strings.Builder
 		for k := 0; k < len(s); {
@@ -565,7 +600,7 @@ func buildIPMask(_ string, a []string) (convFn, error) {
 		}
 		v6 = n
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		ip := v.ip.Unmap()
 		bits := v4
 		if ip.Is6() {
@@ -611,20 +646,29 @@ func buildConcat(_ string, a []string) (convFn, error) {
 	if len(a) > 0 {
 		pre = a[0]
 	}
+	vname := ""
 	if len(a) > 1 && a[1] != "" {
-		if !isVarName(a[1]) {
-			return nil, fmt.Errorf("invalid variable name '%s'", a[1])
+		if err := CheckVarName(a[1]); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("variable '%s': variables are not supported by Duet yet", a[1])
+		vname = a[1]
 	}
 	if len(a) > 2 {
 		post = a[2]
 	}
-	return strConv(func(s string) (string, bool) { return s + pre + post, true })("", nil)
+	return func(t Txn, v value) (value, bool) {
+		mid := ""
+		if vname != "" {
+			if x, ok := varOf(t, vname); ok {
+				mid = x.text()
+			}
+		}
+		return value{t: tStr, s: v.s + pre + mid + post}, true
+	}, nil
 }
 
 func buildIif(_ string, a []string) (convFn, error) {
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		if v.n != 0 {
 			return value{t: tStr, s: a[0]}, true
 		}
@@ -646,7 +690,7 @@ func hostOnly(s string) (string, bool) {
 	return s, true
 }
 
-func portOnly(v value) (value, bool) {
+func portOnly(_ Txn, v value) (value, bool) {
 	s := v.s
 	if strings.HasPrefix(s, "[") {
 		i := strings.IndexByte(s, ']')
@@ -688,7 +732,7 @@ func buildURLEnc(_ string, a []string) (convFn, error) {
 	if len(a) > 0 && a[0] != "" && a[0] != "query" {
 		return nil, fmt.Errorf("Unexpected encode type. Allowed value is 'query'")
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		var b strings.Builder
 		for i := 0; i < len(v.s); i++ {
 			c := v.s[i]

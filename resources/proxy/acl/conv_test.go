@@ -126,8 +126,10 @@ func TestConverterErrors(t *testing.T) {
 		{"%[path,json(foo)]", "Unexpected input code type"},
 		{"%[path,lower(1)]", "invalid arg 1 in converter 'lower'"},
 		{"%[path,add(x)]", "expects an integer or a variable name"},
-		{"%[path,add(txn.x)]", "variables are not supported by Duet yet"},
-		{"%[path,strcmp(txn.foo)]", "variables are not supported by Duet yet"},
+		{"%[path,add(proc.x)]", "the 'proc' scope is not supported by Duet yet"},
+		{"%[path,strcmp(foo)]", "invalid variable name 'foo'"},
+		{"%[var(bad.x)]", "unknown scope 'bad'"},
+		{"%[path,add(txn.x)]", ""}, {"%[path,strcmp(txn.foo)]", ""}, {"%[path,concat(<,txn.a,>)]", ""},
 		{"%[src,ipmask(33)]", "failed to parse '33' as type 'IPv4 mask' at position 1"},
 		{"%[ssl_fc,ipmask(24)]", "converter 'ipmask' cannot be applied"},
 		{"%[ssl_fc,map_ip(/dev/null)]", "converter 'map_ip' cannot be applied"},
@@ -274,5 +276,46 @@ func TestFetchAudit(t *testing.T) {
 	}
 	if err := NewSet().Add("a", []string{"path", "-m", "bin", "zz"}); err == nil {
 		t.Error("bad hex accepted")
+	}
+}
+
+type varTxn struct {
+	txn
+	vars map[string]Value
+}
+
+func (v *varTxn) Var(n string) (Value, bool) { x, ok := v.vars[n]; return x, ok }
+func (v *varTxn) SetVar(n string, x Value)   { v.vars[n] = x }
+func (v *varTxn) UnsetVar(n string)          { delete(v.vars, n) }
+
+// TestVariables: var() and the converters that read variables (strcmp, secure_memcmp, concat, arithmetic).
+func TestVariables(t *testing.T) {
+	r := &varTxn{txn: txn{uri: "/a/b", hdrs: map[string][]string{"host": {"x.example"}, "x-n": {"5"}}}, vars: map[string]Value{}}
+	for _, set := range []struct{ name, expr string }{{"txn.host", "req.hdr(host)"}, {"txn.n", "req.hdr(x-n),add(2)"}, {"req.p", "path"}} {
+		s, err := ParseSample(set.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := s.FetchValue(r)
+		if !ok {
+			t.Fatalf("%s: no value", set.expr)
+		}
+		r.SetVar(set.name, v)
+	}
+	f, err := ParseFormat("%[var(txn.host)] %[var(txn.n),mul(2)] %[var(txn.none,dflt)] %[path,strcmp(req.p)] %[str(a),strcmp(req.p)] " +
+		"%[path,concat(<,txn.host,>)] %[int(0),add(txn.n)] %[path,secure_memcmp(req.p)] %[str(z),add(txn.none)]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Render(r); got != "x.example 14 dflt 0 1 /a/b<x.example> 7 1 " {
+		t.Errorf("render = %q", got)
+	}
+	s := NewSet()
+	if err := s.Add("h", []string{"var(txn.host)", "-m", "end", ".example"}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ParseCond([]string{"if", "h"}, s)
+	if !c.Eval(r) {
+		t.Error("var() ACL did not match")
 	}
 }

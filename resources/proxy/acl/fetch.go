@@ -303,6 +303,10 @@ func parseCriterion(c string) (*fetch, string, error) {
 			n := c.ProxyName(f.name == "be_name")
 			return []string{n}, n != ""
 		}
+	case "var":
+		if err := varFetch(f, arg); err != nil {
+			return nil, "", err
+		}
 	case "always_true", "always_false":
 		f.k = kBool
 		v := map[bool]string{true: "1", false: "0"}[base == "always_true"]

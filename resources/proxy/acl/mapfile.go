@@ -257,7 +257,7 @@ func buildMap(name string, a []string) (convFn, error) {
 		}
 		def = &d
 	}
-	return func(v value) (value, bool) {
+	return func(t Txn, v value) (value, bool) {
 		if s, ok := m.lookup(v); ok {
 			return typed(s)
 		}

@@ -187,7 +187,7 @@ func leadingInt(s string) (int64, bool) {
 type conv struct {
 	name    string
 	in, out smpType
-	fn      func(value) (value, bool)
+	fn      convFn
 }
 
 // splitExpr cuts a sample expression into its fetch and its converters at the commas outside parentheses and
@@ -330,13 +330,13 @@ func compileConvs(fetchName string, in smpType, words []string) ([]*conv, smpTyp
 }
 
 // apply runs v through the chain.
-func apply(chain []*conv, v value) (value, bool) {
+func apply(t Txn, chain []*conv, v value) (value, bool) {
 	for _, c := range chain {
 		var ok bool
 		if v, ok = cast(v, c.in); !ok {
 			return value{}, false
 		}
-		if v, ok = c.fn(v); !ok {
+		if v, ok = c.fn(t, v); !ok {
 			return value{}, false
 		}
 	}
@@ -360,7 +360,7 @@ func withConverters(f *fetch, chain []*conv, out smpType) {
 			if !ok {
 				continue
 			}
-			if v, ok = apply(chain, v); ok {
+			if v, ok = apply(t, chain, v); ok {
 				res = append(res, v.text())
 			}
 		}

@@ -156,6 +156,10 @@ var corpus = []struct {
 	{"fetch-no-backend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv(nope) gt 0\n", false, ""},
 	{"fetch-nbsrv-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a nbsrv gt 0\n", false, ""},
 	{"fetch-typo", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a pth /x\n", false, ""},
+	{"variables", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-var(txn.host) req.hdr(host),lower\n    http-request set-var(sess.n) var(sess.n,0),add(1)\n    http-request unset-var(txn.host)\n" +
+		"    acl same req.hdr(x),strcmp(txn.host) eq 0\n    http-request deny if same\n    http-response set-header X %[var(txn.host)]-%[res.hdr(server),concat(<,txn.host,>)]\n" +
+		"    http-response set-var(txn.s) status\n", true, ""},
+	{"variable-bad-scope", std + "frontend f\n    bind 127.0.0.1:9001\n    http-request set-var(foo.x) path\n", false, ""},
 	{"fetch-counters", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a fe_conn gt 10\n    acl b be_conn(b) gt 10\n    acl c queue(b) gt 1\n    acl d fe_name f\n    http-request deny if a b c d\n    default_backend b\n" +
 		"backend b\n    acl e be_conn gt 1\n    http-request set-header X %[req.hdr(x),url_enc]-%[queue]\n    server s 1.1.1.1:80\n", true, ""},
 	{"fetch-be-conn-frontend", std + "frontend f\n    bind 127.0.0.1:9001\n    acl a be_conn gt 1\n", false, ""},

@@ -229,6 +229,8 @@ type HTTPRule struct {
 	BodyFmt *acl.Format
 	Hdrs    []HdrFmt
 	Reason  string
+	// Expr is set-var's sample expression (Name is the variable).
+	Expr *acl.Sample
 }
 
 // HdrFmt is one extra header of a return/deny answer: a name and a log-format value.

@@ -68,7 +68,7 @@ func (p *parser) parseHTTPRequest(w []string) {
 		return
 	}
 	r := HTTPRule{Pos: p.pos(), Action: w[1], Cond: cond}
-	switch w[1] {
+	switch varAction(w[1]) {
 	case "allow":
 		if len(args) > 0 {
 			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
@@ -168,6 +168,10 @@ func (p *parser) parseHTTPRequest(w []string) {
 			return
 		}
 		r.Value = f
+	case "set-var", "unset-var":
+		if !p.parseSetVar(&r, what, w[1], args, false) {
+			return
+		}
 	default:
 		p.errf("'http-request %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, tarpit, auth, return, redirect, set-header, add-header, del-header, replace-header, set-path, replace-path).", w[1])
 		return
@@ -443,7 +447,7 @@ func (p *parser) parseHTTPResponse(w []string) {
 		return
 	}
 	r := HTTPRule{Pos: p.pos(), Action: w[1], Cond: cond}
-	switch w[1] {
+	switch varAction(w[1]) {
 	case "allow":
 	case "deny":
 		r.Status = 502
@@ -511,6 +515,10 @@ func (p *parser) parseHTTPResponse(w []string) {
 			return
 		}
 		r.Redirect = &rd
+	case "set-var", "unset-var":
+		if !p.parseSetVar(&r, what, w[1], args, true) {
+			return
+		}
 	default:
 		p.errf("'http-response %s' is valid haproxy but not supported by Duet yet (supported: allow, deny, set-header, add-header, del-header, replace-header, replace-value, set-status, return, redirect).", w[1])
 		return
@@ -803,4 +811,59 @@ func staticFormats(h []HdrFmt) bool {
 		}
 	}
 	return true
+}
+
+// parseSetVar parses "set-var(NAME) EXPR" and "unset-var(NAME)" (action is w[1]) into r; response rules may only
+// use response and connection fetches.
+func (p *parser) parseSetVar(r *HTTPRule, what, action string, args []string, response bool) bool {
+	name := action[strings.IndexByte(action, '(')+1:]
+	if !strings.HasSuffix(name, ")") {
+		p.errf("'%s' : missing ')' after the variable name.", what)
+		return false
+	}
+	name = name[:len(name)-1]
+	if n, _, ok := strings.Cut(name, ","); ok {
+		p.errf("'%s' : set-var conditions (%s) are not supported by Duet yet.", what, name[len(n)+1:])
+		return false
+	}
+	if err := acl.CheckVarName(name); err != nil {
+		p.errf("'%s' : %v.", what, err)
+		return false
+	}
+	r.Name = name
+	if strings.HasPrefix(action, "unset-var(") {
+		r.Action = "unset-var"
+		if len(args) > 0 {
+			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
+			return false
+		}
+		return true
+	}
+	r.Action = "set-var"
+	if len(args) != 1 {
+		p.errf("'%s' expects a sample expression.", what)
+		return false
+	}
+	smp, err := acl.ParseSample(args[0])
+	if err != nil {
+		p.errf("'%s' : %v.", what, err)
+		return false
+	}
+	p.addRefs(smp.Refs())
+	if response && !smp.ResponseOK() {
+		p.errf("'%s' : the expression '%s' uses request sample fetches, which may not be reliably used here.", what, args[0])
+		return false
+	}
+	r.Expr = smp
+	return true
+}
+
+// varAction turns "set-var(NAME)" and "unset-var(NAME)" into the action's name; other actions are unchanged.
+func varAction(a string) string {
+	for _, k := range []string{"set-var", "unset-var"} {
+		if strings.HasPrefix(a, k+"(") {
+			return k
+		}
+	}
+	return a
 }

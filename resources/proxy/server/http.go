@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/duet-ha/duet/resources/proxy/acl"
 	"github.com/duet-ha/duet/resources/proxy/balance"
 	"github.com/duet-ha/duet/resources/proxy/config"
 	"github.com/duet-ha/duet/resources/proxy/httpx"
@@ -24,6 +25,7 @@ import (
 // response heads, the log entry, the small read buffer, the bufio buffers) is pooled and attached while it is busy:
 // an idle keep-alive connection, parked without a goroutine (parker), holds none of it.
 type httpConn struct {
+	vars    map[string]acl.Value // set-var: variables of the connection (sess.) and of the request (rules.go)
 	s       *Server
 	fe      *frontend
 	sess    *session

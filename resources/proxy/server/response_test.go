@@ -46,6 +46,13 @@ func TestSideBySideResponseRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := `
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request set-var(sess.count) var(sess.count,0),add(1)
+    http-request set-var(req.n) req.hdr(x-n)
+    acl same req.hdr(x-b),lower,strcmp(txn.host) eq 0
+    http-request return status 200 content-type text/plain lf-string "same %[var(txn.host)] %[var(sess.count)] %[str(7),add(req.n)]" if { path /same } same
+    http-response set-var(txn.srv) res.hdr(x-server)
+    http-response set-header X-A %[var(txn.host)]-%[var(sess.count)]-%[var(txn.srv),upper]-%[var(req.n),mul(3)] if { res.hdr(x-got-tag) -m sub vars }
     http-error status 503 content-type text/plain string "all down" hdr X-A static
     http-request replace-value X-Rep ^v([0-9]+)$ version-\1
     http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-who),lower]" if { path /lf }
@@ -90,6 +97,9 @@ backend down
 		{"/lf", "X-Who: ME\r\n"},
 		{"/file", ""},
 		{"/slow", ""},
+		{"/same", "X-B: A\r\nX-N: 5\r\n"},
+		{"/same", "X-B: B\r\n"},
+		{"/", "X-Tag: vars\r\nX-N: 4\r\n"},
 		{"/counters", "X-A: a b/c?d=e&f+g~h_i.j-k*l(m)!n'o\"p<q>r#s%t;u:v@w[x]y{z}\u00e9\r\n"},
 	} {
 		h, d := askFull(t, hp, r.target, r.hdrs), askFull(t, dp, r.target, r.hdrs)

@@ -67,6 +67,9 @@ func (h *httpConn) Version() string {
 // default_backend), then applies the backend's rules, in haproxy's order. done is true when a rule answered.
 func (h *httpConn) route(start time.Time, tR time.Duration, reqLine string) (be *backend, done, keep bool) {
 	fe := h.fe
+	if len(h.vars) > 0 {
+		h.resetVars()
+	}
 	if done, keep := h.applyRules(fe.cfg, nil, start, tR, reqLine); done {
 		return nil, true, keep
 	}
@@ -144,6 +147,12 @@ rules:
 			h.req.Add(r.Name, r.Value.Render(h))
 		case "del-header":
 			h.req.Drop(r.Name)
+		case "set-var":
+			if v, ok := r.Expr.FetchValue(h); ok {
+				h.SetVar(r.Name, v)
+			}
+		case "unset-var":
+			h.UnsetVar(r.Name)
 		case "tarpit":
 			// hold the request for timeout tarpit (or client), then answer the error, like haproxy
 			to := px.Timeouts.Tarpit
@@ -374,6 +383,32 @@ func proxyCount(s *Server, sess *session, fe *frontend, fetch, name string) (int
 	return n, true
 }
 
+// Var implements acl.Vars.
+func (h *httpConn) Var(name string) (acl.Value, bool) {
+	v, ok := h.vars[name]
+	return v, ok
+}
+
+// SetVar implements acl.Vars.
+func (h *httpConn) SetVar(name string, v acl.Value) {
+	if h.vars == nil {
+		h.vars = map[string]acl.Value{}
+	}
+	h.vars[name] = v
+}
+
+// UnsetVar implements acl.Vars.
+func (h *httpConn) UnsetVar(name string) { delete(h.vars, name) }
+
+// resetVars drops the variables of the previous request (txn., req., res.); sess. ones last the connection.
+func (h *httpConn) resetVars() {
+	for k := range h.vars {
+		if !strings.HasPrefix(k, "sess.") {
+			delete(h.vars, k)
+		}
+	}
+}
+
 // nbSrv is haproxy's nbsrv: the usable active servers, or when there is none 1 if a backup takes the traffic
 // (without allbackups) or the usable backups.
 func nbSrv(s *Server, sess *session, fe *frontend, name string) (int, bool) {
@@ -439,6 +474,11 @@ func tcpRules(rules []config.TCPRule, t acl.Txn) bool {
 // responseRules applies http-response rules of the backend then of the frontend; it returns the matching rule
 // that answers instead of the server (deny, return, redirect), or nil.
 func (h *httpConn) responseRules(be *backend) *config.HTTPRule {
+	for k := range h.vars { // req. variables end with the request's processing, as haproxy
+		if strings.HasPrefix(k, "req.") {
+			delete(h.vars, k)
+		}
+	}
 	h.respStatus = h.resp.Status
 	defer func() { h.respStatus = 0 }()
 	sections := []*config.Proxy{be.cfg}
@@ -464,6 +504,12 @@ func (h *httpConn) responseRules(be *backend) *config.HTTPRule {
 				h.resp.Add(r.Name, r.Value.Render(h))
 			case "del-header":
 				h.resp.Drop(r.Name)
+			case "set-var":
+				if v, ok := r.Expr.FetchValue(h); ok {
+					h.SetVar(r.Name, v)
+				}
+			case "unset-var":
+				h.UnsetVar(r.Name)
 			case "replace-header", "replace-value":
 				replaceHeader(h.resp, r, r.Value.Render(h), r.Action == "replace-value")
 			case "set-status":
