@@ -211,4 +211,6 @@ func (fm *Format) Static() bool {
 }
 
 // ResponseOK reports whether the sample uses only connection-level and response fetches.
-func (s *Sample) ResponseOK() bool { return l4Fetch(s.f.name) || resFetch(s.f.name) || s.f.name == "var" }
+func (s *Sample) ResponseOK() bool {
+	return l4Fetch(s.f.name) || resFetch(s.f.name) || s.f.name == "var"
+}
