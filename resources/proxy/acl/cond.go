@@ -198,7 +198,8 @@ func resFetch(name string) bool {
 func l4Fetch(name string) bool {
 	switch name {
 	case "src", "dst", "src_port", "dst_port", "ssl_fc", "always_true", "always_false", "str", "int", "bool", "nbsrv",
-		"be_conn", "fe_conn", "queue", "fe_name", "be_name", "var":
+		"be_conn", "fe_conn", "queue", "fe_name", "be_name", "var", "src_is_local", "dst_is_local", "date", "rand",
+		"uuid", "hostname", "env":
 		return true
 	}
 	return false

@@ -319,3 +319,25 @@ func TestVariables(t *testing.T) {
 		t.Error("var() ACL did not match")
 	}
 }
+
+func TestMiscFetches(t *testing.T) {
+	t.Setenv("DUET_TEST_ENV", "v1")
+	r := &txn{uri: "http://10.1.2.3:8080/a/b?x=1", hdrs: map[string][]string{"host": {"h.example"}},
+		src: netip.MustParseAddrPort("127.0.0.1:1000"), dst: netip.MustParseAddrPort("192.0.2.1:80")}
+	f, err := ParseFormat("%[pathq] %[baseq] %[url_ip] %[url_port] %[src_is_local] %[dst_is_local] %[env(DUET_TEST_ENV)] %[rand(1)] %[uuid,length] %[date,bool]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Render(r); got != "/a/b?x=1 h.example/a/b?x=1 10.1.2.3 8080 1 0 v1 0 36 1" {
+		t.Errorf("render = %q", got)
+	}
+	// haproxy 2.6.12 answered "/x 10.0.0.1/x 10.0.0.1 80" for this target (Host: 10.0.0.1)
+	r.uri, r.hdrs["host"] = "http://10.0.0.1/x", []string{"10.0.0.1"}
+	if got := f.Render(r); !strings.HasPrefix(got, "/x 10.0.0.1/x 10.0.0.1 80 ") {
+		t.Errorf("render = %q", got)
+	}
+	r.uri, r.hdrs["host"] = "/p?q", []string{"h.example"}
+	if got := f.Render(r); !strings.HasPrefix(got, "/p?q h.example/p?q   1 0") {
+		t.Errorf("render = %q", got)
+	}
+}

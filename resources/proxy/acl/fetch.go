@@ -22,7 +22,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 	method := ""
 	base := name
 	for _, suf := range []string{"_beg", "_end", "_sub", "_reg", "_dir", "_dom", "_len", "_cnt", "_ip", "_val", "_found"} {
-		if strings.HasSuffix(name, suf) && name != "url_param" {
+		if strings.HasSuffix(name, suf) && name != "url_param" && name != "url_ip" {
 			base = strings.TrimSuffix(name, suf)
 			method = strings.TrimPrefix(suf, "_")
 			break
@@ -331,6 +331,10 @@ func parseCriterion(c string) (*fetch, string, error) {
 			v = map[bool]string{true: "1", false: "0"}[n != 0]
 		}
 		f.get = func(Txn, *fetch) ([]string, bool) { return []string{v}, true }
+	case "pathq", "baseq", "url_ip", "url_port", "src_is_local", "dst_is_local", "date", "rand", "uuid", "hostname", "env":
+		if err := miscFetch(f, base, arg, hasArg); err != nil {
+			return nil, "", err
+		}
 	default:
 		if haproxyFetch(base) || haproxyFetch(name) {
 			return nil, "", fmt.Errorf("fetch '%s' is not supported by Duet yet", name)
