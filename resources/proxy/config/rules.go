@@ -123,9 +123,9 @@ func (p *parser) parseHTTPRequest(w []string) {
 			p.errf("'%s' : unexpected argument '%s'.", what, args[0])
 			return
 		}
-	case "replace-header", "replace-path":
+	case "replace-header", "replace-path", "replace-uri", "replace-pathq":
 		want := 3
-		if w[1] == "replace-path" {
+		if w[1] != "replace-header" {
 			want = 2
 		}
 		if len(args) != want {
@@ -158,7 +158,7 @@ func (p *parser) parseHTTPRequest(w []string) {
 			p.errf("'%s' : expects only 'realm <realm>'.", what)
 			return
 		}
-	case "set-path":
+	case "set-path", "set-uri", "set-query", "set-method", "set-pathq":
 		if len(args) != 1 {
 			p.errf("'%s' expects exactly 1 argument.", what)
 			return

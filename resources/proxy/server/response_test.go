@@ -58,6 +58,10 @@ func TestSideBySideResponseRules(t *testing.T) {
     http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-who),lower]" if { path /lf }
     http-request return status 200 content-type text/plain file ` + page + ` if { path /file }
     http-request return status 200 content-type text/plain lf-string "fe=%[fe_conn] be=%[be_conn(static)] q=%[queue(static)] n=%[nbsrv(static)] fn=%[fe_name] e=%[req.hdr(x-a),url_enc]" if { path /counters }
+    http-request set-uri /u%[path]?via=uri if { path /seturi }
+    http-request set-query a=1&b=%[req.hdr(x-n)] if { path_beg /setq }
+    http-request replace-uri ^/ru/(.*)$ /replaced/\1 if { path_beg /ru/ }
+    http-request return status 200 content-type text/plain lf-string "%[method] %[url] %[path] %[query]" if { path_beg /u/ } || { path_beg /setq } || { path_beg /replaced/ }
     http-request deny deny_status 429 content-type text/plain string "slow down" if { path /slow }
     http-response set-status 404 reason "Not Here" if { res.hdr(x-got-tag) -m sub gone }
     http-response set-status 299 if { res.hdr(x-got-tag) -m sub weird }
@@ -97,6 +101,9 @@ backend down
 		{"/lf", "X-Who: ME\r\n"},
 		{"/file", ""},
 		{"/slow", ""},
+		{"/seturi?x=1", ""},
+		{"/setq?old=1", "X-N: 9\r\n"},
+		{"/ru/a/b?c=d", ""},
 		{"/same", "X-B: A\r\nX-N: 5\r\n"},
 		{"/same", "X-B: B\r\n"},
 		{"/", "X-Tag: vars\r\nX-N: 4\r\n"},

@@ -190,6 +190,27 @@ rules:
 				q = uri[i:]
 			}
 			h.req.URI = []byte(r.Value.Render(h) + q)
+		case "set-uri":
+			h.req.URI = []byte(r.Value.Render(h))
+		case "set-pathq":
+			h.req.URI = []byte(r.Value.Render(h))
+		case "set-query":
+			uri := string(h.req.URI)
+			if i := strings.IndexByte(uri, '?'); i >= 0 {
+				uri = uri[:i]
+			}
+			q := r.Value.Render(h)
+			if q != "" {
+				uri += "?" + q
+			}
+			h.req.URI = []byte(uri)
+		case "set-method":
+			h.req.Method = []byte(r.Value.Render(h))
+		case "replace-uri", "replace-pathq":
+			uri := string(h.req.URI)
+			if m := r.Regex.FindStringSubmatchIndex(uri); m != nil {
+				h.req.URI = []byte(r.Regex.ExpandString(nil, r.Value.Render(h), uri, m))
+			}
 		}
 	}
 	for i := range px.Redirects {
