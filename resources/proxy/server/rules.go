@@ -193,7 +193,8 @@ rules:
 		case "set-uri":
 			h.req.URI = []byte(r.Value.Render(h))
 		case "set-pathq":
-			h.req.URI = []byte(r.Value.Render(h))
+			pre, _ := splitAuthority(string(h.req.URI))
+			h.req.URI = []byte(pre + r.Value.Render(h))
 		case "set-query":
 			uri := string(h.req.URI)
 			if i := strings.IndexByte(uri, '?'); i >= 0 {
@@ -207,9 +208,12 @@ rules:
 		case "set-method":
 			h.req.Method = []byte(r.Value.Render(h))
 		case "replace-uri", "replace-pathq":
-			uri := string(h.req.URI)
+			pre, uri := "", string(h.req.URI)
+			if r.Action == "replace-pathq" {
+				pre, uri = splitAuthority(uri)
+			}
 			if m := r.Regex.FindStringSubmatchIndex(uri); m != nil {
-				h.req.URI = []byte(r.Regex.ExpandString(nil, r.Value.Render(h), uri, m))
+				h.req.URI = []byte(pre + string(r.Regex.ExpandString(nil, r.Value.Render(h), uri, m)))
 			}
 		}
 	}
@@ -637,3 +641,18 @@ func replaceHeader(hd *httpx.Head, r *config.HTTPRule, repl string, perValue boo
 
 func (l4Txn) Status() int                { return 0 }
 func (l4Txn) ResHeaders(string) []string { return nil }
+
+// splitAuthority cuts an absolute-form target into its scheme://authority and the path with the query; an
+// origin-form target has no prefix.
+func splitAuthority(uri string) (prefix, pathq string) {
+	i := strings.Index(uri, "://")
+	if i < 0 || strings.HasPrefix(uri, "/") {
+		return "", uri
+	}
+	rest := uri[i+3:]
+	j := strings.IndexAny(rest, "/?")
+	if j < 0 {
+		return uri, "/"
+	}
+	return uri[:i+3+j], rest[j:]
+}
