@@ -75,6 +75,8 @@ var converters = map[string]convDef{
 	"json":      {in: tStr, out: tStr, max: 1, build: buildJSON},
 	"ipmask":    {in: tAddr, out: tAddr, min: 1, max: 2, build: buildIPMask},
 	"concat":    {in: tStr, out: tStr, max: 3, build: buildConcat},
+	"utime":     {in: tSint, out: tStr, min: 1, max: 2, build: buildTime},
+	"ltime":     {in: tSint, out: tStr, min: 1, max: 2, build: buildTime},
 	"url_enc":   {in: tStr, out: tStr, max: 1, build: buildURLEnc},
 	"host_only": {in: tStr, out: tStr, build: strConv(hostOnly)},
 	"port_only": {in: tStr, out: tSint, build: simple(portOnly)},
@@ -716,12 +718,12 @@ var haproxyConverters = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range strings.Fields(`add_item aes_gcm_dec be2dec be2hex capture-req capture-res debug digest
 		fix_is_valid fix_tag_value hmac htonl http_date in_table json_query jwt_header_query jwt_payload_query
-		jwt_verify language ltime mqtt_field_value mqtt_is_valid nbsrv protobuf set-var srv_queue
+		jwt_verify language mqtt_field_value mqtt_is_valid nbsrv protobuf set-var srv_queue
 		table_bytes_in_rate table_bytes_out_rate table_conn_cnt table_conn_cur table_conn_rate table_expire
 		table_gpc table_gpc0 table_gpc0_rate table_gpc1 table_gpc1_rate table_gpc_rate table_gpt table_gpt0
 		table_http_err_cnt table_http_err_rate table_http_fail_cnt table_http_fail_rate table_http_req_cnt
 		table_http_req_rate table_idle table_kbytes_in table_kbytes_out table_server_id table_sess_cnt
-		table_sess_rate table_trackers ungrpc unset-var utime xxh3 xxh32 xxh64`) {
+		table_sess_rate table_trackers ungrpc unset-var xxh3 xxh32 xxh64`) {
 		m[n] = true
 	}
 	return m

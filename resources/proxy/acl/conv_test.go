@@ -341,3 +341,16 @@ func TestMiscFetches(t *testing.T) {
 		t.Errorf("render = %q", got)
 	}
 }
+
+// TestTimeConverters: haproxy 2.6.12 (TZ Etc/UTC) answered these for int(1700000000).
+func TestTimeConverters(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	f, err := ParseFormat("[%[int(1700000000),utime('%Y-%m-%dT%H:%M:%S %a %A %b %B %j %Z %z %e %I %p %y %u %w %s %% %D %T %F %R %h')]] [%[int(1700000000),utime(%d/%b/%Y,3600)]]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[2023-11-14T22:13:20 Tue Tuesday Nov November 318 GMT +0000 14 10 PM 23 2 2 1700000000 % 11/14/23 22:13:20 2023-11-14 22:13 Nov] [14/Nov/2023]"
+	if got := f.Render(&txn{}); got != want {
+		t.Errorf("render =\n%q, want\n%q", got, want)
+	}
+}
