@@ -148,6 +148,7 @@ func FuzzCondition(f *testing.F) {
 	f.Add("%[path,regsub('/+','/','g'),field(-2,/,0)] %[src,ipmask(24,64)]", "src,ipmask(16) 10.0.0.0/16")
 	f.Add("%[url,url_dec(1),json(utf8s),word(1,/,2)] %[hdr(x),b64dec,hex]", "path,lower,length gt 3")
 	f.Add("%[src_port,add(3),mul(-2),div(0),mod(7),neg,bool,iif(a,b)] %[path,crc32(1)]", "urlp(x),djb2 ge 5")
+	f.Add("%[var(txn.a,1),add(txn.b),utime('%Y %j %Z'),url_enc] %[str(x),strcmp(req.y)]", "var(sess.x),concat(a,txn.z,b) -m bin 41")
 	f.Fuzz(func(t *testing.T, cond, aclLine string) {
 		s := NewSet()
 		_ = s.Add("a", strings.Fields(aclLine))
