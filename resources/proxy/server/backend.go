@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duet-ha/duet/resources/proxy/balance"
@@ -75,7 +76,7 @@ type backend struct {
 	repo    balance.Repositioner
 	queue   waitQueue
 	cnt     *counters
-	retired bool // guarded by mu: a newer configuration replaced this generation
+	retired atomic.Bool // a newer configuration replaced this generation (read per request: no lock)
 	lastChg time.Time
 	stick   *stickTable // nil without a stick-table
 }
@@ -363,11 +364,8 @@ const maxIdlePerServer = 512
 
 // putIdle keeps c for reuse; it closes it when the pool is full or the generation is retired.
 func (s *srv) putIdle(c *beConn) {
-	s.be.mu.Lock()
-	retired := s.be.retired
-	s.be.mu.Unlock()
 	s.idleMu.Lock()
-	if retired || len(s.idle) >= maxIdlePerServer {
+	if s.be.retired.Load() || len(s.idle) >= maxIdlePerServer {
 		s.idleMu.Unlock()
 		s.be.s.untrack(c.c.Conn)
 		c.close()

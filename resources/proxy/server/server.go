@@ -228,9 +228,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.rt.Store(rt)
 	s.stopChecks(old)
 	for _, be := range old.backends {
-		be.mu.Lock()
-		be.retired = true
-		be.mu.Unlock()
+		be.retired.Store(true) // before closeIdle: a connection handed back after this closes instead
 		for _, sv := range be.servers {
 			sv.closeIdle()
 		}
