@@ -567,7 +567,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			cto, sto = tt, tt
 		}
 		h.c.rto, h.c.wto, bc.c.rto, bc.c.wto = cto, cto, sto, sto
-		in, out, _, _ := pipe(h.c, bc.c, cto, sto, false, false)
+		in, out, _, _ := pipe(h.c, bc.c, cto, sto, false, false, nil)
 		inBytes += in
 		outBytes += out
 		h.finish(be, sv, bc, false, inBytes, outBytes, e, start, reqLine, "----")

@@ -59,10 +59,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loops, connection handlers, checkers, CLI
 
-	connMu   sync.Mutex
-	conns    map[net.Conn]struct{}
-	draining atomic.Bool // Stop was called: keep-alive connections close after their response
-	parker   *parker     // idle HTTP connections without a goroutine (nil: they keep theirs)
+	connMu      sync.Mutex
+	conns       map[net.Conn]struct{}
+	draining    atomic.Bool  // Stop was called: keep-alive connections close after their response
+	parker      *parker      // idle HTTP connections without a goroutine (nil: they keep theirs)
+	splicedDirs atomic.Int64 // TCP-mode directions moved with splice(2) (tests)
 
 	started  time.Time
 	actconn  atomic.Int64

@@ -82,6 +82,11 @@ listen idle
 			if string(got) != want {
 				t.Fatalf("got %d bytes (digest line %q), want %d", len(got), bytes.SplitN(got, []byte("\n"), 2)[0], len(want))
 			}
+			// both streams of the transfer and of the idle connection, in the directions the option names
+			wantSpliced := map[string]int64{"": 0, "option splice-auto": 4, "option splice-request": 2, "option splice-response": 2}[opt]
+			defer func() {
+				eventually(t, "spliced directions", func() bool { return s.splicedDirs.Load() == wantSpliced })
+			}()
 			eventually(t, "byte counters", func() bool {
 				st := s.rt.Load().frontends["t"].cnt
 				return st.bin.Load() == int64(len(up)) && st.bout.Load() == int64(len(want))

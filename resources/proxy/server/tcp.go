@@ -207,7 +207,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	fo, bo := fe.cfg.Options, be.cfg.Options
 	spliceReq := fo.SpliceAuto || fo.SpliceRequest || bo.SpliceAuto || bo.SpliceRequest
 	spliceResp := fo.SpliceAuto || fo.SpliceResponse || bo.SpliceAuto || bo.SpliceResponse
-	in, out, t1, t2 := pipe(cd, bc.c, cto, sto, spliceReq, spliceResp)
+	in, out, t1, t2 := pipe(cd, bc.c, cto, sto, spliceReq, spliceResp, &s.splicedDirs)
 	in += int64(len(early))
 	bytesOut = out
 	fe.cnt.bin.Add(in)
@@ -232,8 +232,8 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 
 // pipe copies both ways with half-close until both directions end. It returns the bytes client->server and
 // server->client and how each direction ended: 0 normal, 'T' timeout, 'E' error. spliceReq and spliceResp move the
-// direction through kernel pipes (option splice-*).
-func pipe(client, server *dconn, cto, sto time.Duration, spliceReq, spliceResp bool) (int64, int64, byte, byte) {
+// direction through kernel pipes (option splice-*); spliced (may be nil) counts the directions that did.
+func pipe(client, server *dconn, cto, sto time.Duration, spliceReq, spliceResp bool, spliced *atomic.Int64) (int64, int64, byte, byte) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
@@ -242,16 +242,19 @@ func pipe(client, server *dconn, cto, sto time.Duration, spliceReq, spliceResp b
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		out, t2 = moveDir(client, server, &last, sto, spliceResp)
+		out, t2 = moveDir(client, server, &last, sto, spliceResp, spliced)
 	}()
-	in, t1 := moveDir(server, client, &last, cto, spliceReq)
+	in, t1 := moveDir(server, client, &last, cto, spliceReq, spliced)
 	wg.Wait()
 	return in, out, t1, t2
 }
 
-func moveDir(dst, src *dconn, last *atomic.Int64, to time.Duration, splice bool) (int64, byte) {
+func moveDir(dst, src *dconn, last *atomic.Int64, to time.Duration, splice bool, spliced *atomic.Int64) (int64, byte) {
 	if splice {
 		if n, how, ok := spliceDir(dst, src, last, to); ok {
+			if spliced != nil {
+				spliced.Add(1)
+			}
 			return n, how
 		}
 	}
