@@ -51,19 +51,26 @@ func (p *parser) format(s, what string) (*acl.Format, bool) {
 	return f, true
 }
 
-func (p *parser) parseHTTPRequest(w []string) {
-	px := p.px
-	if px.Cap == CapDefaults && px.Name == "" {
-		p.errf("'http-request' not allowed in anonymous 'defaults' section.")
-		return
+// ruleHead checks what starts every http-request and http-response line ("KEYWORD ACTION ...") and splits off
+// its condition; what is "KEYWORD ACTION", for messages.
+func (p *parser) ruleHead(keyword string, w []string) (what string, args []string, cond *acl.Cond, ok bool) {
+	if p.px.Cap == CapDefaults && p.px.Name == "" {
+		p.errf("'%s' not allowed in anonymous 'defaults' section.", keyword)
+		return "", nil, nil, false
 	}
 	if len(w) < 2 {
-		p.errf("'http-request' expects an action.")
-		return
+		p.errf("'%s' expects an action.", keyword)
+		return "", nil, nil, false
 	}
-	what := "http-request " + w[1]
+	what = keyword + " " + w[1]
 	args, cw := acl.SplitCond(w[2:])
-	cond, ok := p.cond(cw, what)
+	cond, ok = p.cond(cw, what)
+	return what, args, cond, ok
+}
+
+func (p *parser) parseHTTPRequest(w []string) {
+	px := p.px
+	what, args, cond, ok := p.ruleHead("http-request", w)
 	if !ok {
 		return
 	}
@@ -428,17 +435,7 @@ func (p *parser) parseTCPRequest(w []string) {
 
 func (p *parser) parseHTTPResponse(w []string) {
 	px := p.px
-	if px.Cap == CapDefaults && px.Name == "" {
-		p.errf("'http-response' not allowed in anonymous 'defaults' section.")
-		return
-	}
-	if len(w) < 2 {
-		p.errf("'http-response' expects an action.")
-		return
-	}
-	what := "http-response " + w[1]
-	args, cw := acl.SplitCond(w[2:])
-	cond, ok := p.cond(cw, what)
+	what, args, cond, ok := p.ruleHead("http-response", w)
 	if !ok {
 		return
 	}
