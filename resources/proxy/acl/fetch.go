@@ -109,15 +109,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 		if method == "cnt" {
 			f.k = kInt
 			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				n := 0
-				for _, v := range t.Headers(f.arg) {
-					if split {
-						n += len(strings.Split(v, ","))
-					} else {
-						n++
-					}
-				}
-				return []string{strconv.Itoa(n)}, true
+				return []string{strconv.Itoa(countValues(t.Headers(f.arg), split))}, true
 			}
 			return f, mInt, nil
 		}
@@ -182,15 +174,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 		if method == "cnt" {
 			f.k = kInt
 			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				n := 0
-				for _, v := range t.ResHeaders(f.arg) {
-					if split {
-						n += len(strings.Split(v, ","))
-					} else {
-						n++
-					}
-				}
-				return []string{strconv.Itoa(n)}, true
+				return []string{strconv.Itoa(countValues(t.ResHeaders(f.arg), split))}, true
 			}
 			return f, mInt, nil
 		}
@@ -518,4 +502,17 @@ func haproxyFetch(name string) bool {
 		}
 	}
 	return false
+}
+
+// countValues counts header values as the _cnt fetches do: with split, every comma-separated element of every
+// occurrence (hdr), else the occurrences (fhdr).
+func countValues(vals []string, split bool) int {
+	if !split {
+		return len(vals)
+	}
+	n := 0
+	for _, v := range vals {
+		n += strings.Count(v, ",") + 1
+	}
+	return n
 }
