@@ -57,6 +57,13 @@ func Binaries(t testing.TB) string {
 	return binDir
 }
 
+// RemoveBinaries deletes what Binaries built; a TestMain calls it after the tests.
+func RemoveBinaries() {
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+}
+
 // Node is one clusterd in its namespace.
 type Node struct {
 	Name    string
