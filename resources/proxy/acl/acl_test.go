@@ -51,7 +51,7 @@ func TestACLs(t *testing.T) {
 		{"hdr_val(content-length) gt 10", true}, {"method GET HEAD", false}, {"method POST", true},
 		{"cook(SRV) s1", true}, {"req.cook(lang) -m beg f", true}, {"hdr(x-none) -m found", false}, {"hdr(host) -m found", true},
 		{"ssl_fc", false}, {"req.ver 1.1", true}, {"status 200", true}, {"status ge 500", false},
-		{"res.hdr(server) -m beg nginx", true}, {"res.hdr_cnt(set-cookie) 2", true}, {"-m str path /x", false},
+		{"res.hdr(server) -m beg nginx", true}, {"res.hdr_cnt(set-cookie) 2", true}, {"res.hdr(set-cookie,-1) b=2", true}, {"res.hdr(set-cookie,-1) a=1", false}, {"-m str path /x", false},
 	} {
 		s := NewSet()
 		w := strings.Fields(tc.line)

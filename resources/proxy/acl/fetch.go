@@ -115,35 +115,10 @@ func parseCriterion(c string) (*fetch, string, error) {
 		}
 		{
 			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				var vals []string
 				if f.arg == "" {
 					return nil, false
 				}
-				for _, v := range t.Headers(f.arg) {
-					if split {
-						for _, p := range strings.Split(v, ",") {
-							vals = append(vals, strings.TrimSpace(p))
-						}
-					} else {
-						vals = append(vals, v)
-					}
-				}
-				if len(vals) == 0 {
-					return nil, false
-				}
-				if f.occ > 0 {
-					if f.occ > len(vals) {
-						return nil, false
-					}
-					return vals[f.occ-1 : f.occ], true
-				}
-				if f.occ < 0 {
-					if -f.occ > len(vals) {
-						return nil, false
-					}
-					return vals[len(vals)+f.occ : len(vals)+f.occ+1], true
-				}
-				return vals, true
+				return headerValues(t.Headers(f.arg), split, f.occ)
 			}
 		}
 		switch method {
@@ -179,26 +154,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 			return f, mInt, nil
 		}
 		f.get = func(t Txn, f *fetch) ([]string, bool) {
-			var vals []string
-			for _, v := range t.ResHeaders(f.arg) {
-				if split {
-					for _, p := range strings.Split(v, ",") {
-						vals = append(vals, strings.TrimSpace(p))
-					}
-				} else {
-					vals = append(vals, v)
-				}
-			}
-			if len(vals) == 0 {
-				return nil, false
-			}
-			if f.occ > 0 {
-				if f.occ > len(vals) {
-					return nil, false
-				}
-				return vals[f.occ-1 : f.occ], true
-			}
-			return vals, true
+			return headerValues(t.ResHeaders(f.arg), split, f.occ)
 		}
 		switch method {
 		case "ip":
@@ -515,4 +471,34 @@ func countValues(vals []string, split bool) int {
 		n += strings.Count(v, ",") + 1
 	}
 	return n
+}
+
+// headerValues is what hdr()/fhdr() and their response forms answer: every value of the header's occurrences
+// (with split, every comma-separated element, trimmed), or only occurrence occ (1 = first, -1 = last).
+func headerValues(occurrences []string, split bool, occ int) ([]string, bool) {
+	var vals []string
+	for _, v := range occurrences {
+		if split {
+			for _, p := range strings.Split(v, ",") {
+				vals = append(vals, strings.TrimSpace(p))
+			}
+		} else {
+			vals = append(vals, v)
+		}
+	}
+	switch {
+	case len(vals) == 0:
+		return nil, false
+	case occ > 0:
+		if occ > len(vals) {
+			return nil, false
+		}
+		return vals[occ-1 : occ], true
+	case occ < 0:
+		if -occ > len(vals) {
+			return nil, false
+		}
+		return vals[len(vals)+occ : len(vals)+occ+1], true
+	}
+	return vals, true
 }
