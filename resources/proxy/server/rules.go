@@ -140,19 +140,8 @@ rules:
 			return true, !h.req.ConnClose
 		case "redirect":
 			return true, h.redirect(r.Redirect, be, start, tR, reqLine)
-		case "set-header":
-			h.req.Drop(r.Name)
-			h.req.Add(r.Name, r.Value.Render(h))
-		case "add-header":
-			h.req.Add(r.Name, r.Value.Render(h))
-		case "del-header":
-			h.req.Drop(r.Name)
-		case "set-var":
-			if v, ok := r.Expr.FetchValue(h); ok {
-				h.SetVar(r.Name, v)
-			}
-		case "unset-var":
-			h.UnsetVar(r.Name)
+		case "set-header", "add-header", "del-header", "set-var", "unset-var", "replace-header", "replace-value":
+			h.editHead(h.req, r)
 		case "tarpit":
 			// hold the request for timeout tarpit (or client), then answer the error, like haproxy
 			to := px.Timeouts.Tarpit
@@ -171,8 +160,6 @@ rules:
 			h.writeError(r.Status)
 			h.ruleLog(be, r.Status, "PT--", start, tR, reqLine)
 			return true, false
-		case "replace-header", "replace-value":
-			replaceHeader(h.req, r, r.Value.Render(h), r.Action == "replace-value")
 		case "replace-path":
 			uri := string(h.req.URI)
 			path, q := uri, ""
@@ -522,21 +509,8 @@ func (h *httpConn) responseRules(be *backend) *config.HTTPRule {
 				break rules
 			case "deny", "return", "redirect":
 				return r
-			case "set-header":
-				h.resp.Drop(r.Name)
-				h.resp.Add(r.Name, r.Value.Render(h))
-			case "add-header":
-				h.resp.Add(r.Name, r.Value.Render(h))
-			case "del-header":
-				h.resp.Drop(r.Name)
-			case "set-var":
-				if v, ok := r.Expr.FetchValue(h); ok {
-					h.SetVar(r.Name, v)
-				}
-			case "unset-var":
-				h.UnsetVar(r.Name)
-			case "replace-header", "replace-value":
-				replaceHeader(h.resp, r, r.Value.Render(h), r.Action == "replace-value")
+			case "set-header", "add-header", "del-header", "set-var", "unset-var", "replace-header", "replace-value":
+				h.editHead(h.resp, r)
 			case "set-status":
 				h.resp.Status = r.Status
 				h.respStatus = r.Status
@@ -609,6 +583,28 @@ func (h *httpConn) responseAnswer(be *backend, res connectResult, bc *beConn, e 
 
 // replaceHeader applies replace-header (the whole value) or replace-value (each comma-separated value) to the
 // fields named r.Name of hd: a value the regex matches becomes repl with \N references expanded.
+// editHead applies the header and variable actions that http-request and http-response rules share to hd (the
+// request or the response head).
+func (h *httpConn) editHead(hd *httpx.Head, r *config.HTTPRule) {
+	switch r.Action {
+	case "set-header":
+		hd.Drop(r.Name)
+		hd.Add(r.Name, r.Value.Render(h))
+	case "add-header":
+		hd.Add(r.Name, r.Value.Render(h))
+	case "del-header":
+		hd.Drop(r.Name)
+	case "set-var":
+		if v, ok := r.Expr.FetchValue(h); ok {
+			h.SetVar(r.Name, v)
+		}
+	case "unset-var":
+		h.UnsetVar(r.Name)
+	case "replace-header", "replace-value":
+		replaceHeader(hd, r, r.Value.Render(h), r.Action == "replace-value")
+	}
+}
+
 func replaceHeader(hd *httpx.Head, r *config.HTTPRule, repl string, perValue bool) {
 	n := len(hd.Fields)
 	for i := 0; i < n; i++ {
