@@ -6,8 +6,8 @@
 #   RESULT duet_rps=... haproxy_rps=... ratio=... duet_p99_ms=... haproxy_p99_ms=... duet_paced_p99_ms=...
 #          haproxy_paced_p99_ms=... duet_rss_mb=... haproxy_rss_mb=...
 # p50/p99 are measured twice: at saturation (wrk as fast as it can) and at a fixed offered load (wrk-pace.lua:
-# every connection waits PACE_MS after each response, about half of saturation here), the same load for both.
-# Environment: DURATION (10s), CONNS (50), THREADS (2), ROUNDS (3), IDLE (3000), PACE_MS (3).
+# every connection waits PACE_MS after each response, about 40 % of saturation on this machine), the same load for both.
+# Environment: DURATION (10s), CONNS (50), THREADS (2), ROUNDS (3), IDLE (3000), PACE_MS (2).
 source "$(dirname "$0")/proxy-lib.sh"
 build_duet
 start_nginx
@@ -24,7 +24,7 @@ start_pair "$BODY"
 R[haproxy-silent]=$(idle_kb "$HP" "$HPID" silent); R[duet-silent]=$(idle_kb "$DP" "$DPID" silent)
 start_pair "$BODY"
 PACE=$(dirname "$0")/wrk-pace.lua
-export PACE_MS=${PACE_MS:-3}
+export PACE_MS=${PACE_MS:-2}
 for who in haproxy duet; do for k in rps p50 p99 cpu close prps pp50 pp99; do R[$who-$k]=""; done; done
 printf '%-6s %-8s %12s %9s %9s %12s %12s %12s %9s %9s\n' round proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "close req/s" "paced req/s" "p50 ms" "p99 ms"
 for round in $(seq 1 "$ROUNDS"); do

@@ -5,7 +5,7 @@
 #   RESULT http_rps_ratio=... close_rps_ratio=... tcp_rps_ratio=... bulk_ratio=... p99_ratio=... idle_kb_per_conn_ratio=...
 #          paced_p99_ratio=...
 # (Duet over haproxy; for p99 and idle memory lower is better). p99_ratio is keep-alive HTTP at saturation,
-# paced_p99_ratio the same requests at a fixed offered load (about half of saturation, the same for both).
+# paced_p99_ratio the same requests at a fixed offered load (about 40 % of saturation, the same for both).
 set -euo pipefail
 here=$(dirname "$0")
 http=$("$here/proxy-http.sh")
