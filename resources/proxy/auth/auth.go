@@ -1,7 +1,7 @@
 // Package auth checks HTTP basic credentials against haproxy userlists: plain ("insecure-password") and
-// crypt(3) passwords as Debian's libxcrypt computes them for MD5-crypt ($1$), SHA-crypt ($5$, $6$), traditional
-// DES, bigcrypt and BSDi extended DES (_). yescrypt, bcrypt and the other libxcrypt schemes are recognised
-// (Scheme) but not verified. It is pure and safe for concurrent use once built.
+// crypt(3) passwords as Debian's libxcrypt computes them for MD5-crypt ($1$), SHA-crypt ($5$, $6$), bcrypt
+// ($2b$, $2y$, $2a$: htpasswd -B), traditional DES, bigcrypt and BSDi extended DES (_). yescrypt and the other
+// libxcrypt schemes are recognised (Scheme) but not verified. It is pure and safe for concurrent use once built.
 package auth
 
 import (

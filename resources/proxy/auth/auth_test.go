@@ -101,6 +101,36 @@ func TestCryptLibxcrypt(t *testing.T) {
 	}
 }
 
+// TestBcrypt2a: libxcrypt's $2a$ equals $2b$ except for the keys bcrypt2aAltered finds (truth from
+// Debian 12's libcrypt.so.1: crypt(pw, "$2a$04$"+salt) against crypt(pw, "$2b$04$"+salt)).
+func TestBcrypt2a(t *testing.T) {
+	const salt = "aaaaaaaaaaaaaaaaaaaaaa"
+	for _, tc := range []struct {
+		pw      string
+		altered bool
+	}{
+		{"\xff\xff\xff", true},
+		{strings.Repeat("\xff", 72), true},
+		{"\xff\xff\xff\xff", false},
+		{"a\xff\xff\xff", false},
+		{"\xff\x80pwd", false},
+		{"\x80", false},
+		{"plain", false},
+	} {
+		a, err := Crypt(tc.pw, "$2a$04$"+salt)
+		if tc.altered {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Errorf("Crypt(%q, $2a$) = %q, %v; want ErrUnsupported", tc.pw, a, err)
+			}
+			continue
+		}
+		b, err2 := Crypt(tc.pw, "$2b$04$"+salt)
+		if err != nil || err2 != nil || a[4:] != b[4:] {
+			t.Errorf("Crypt(%q): $2a$ %q, %v; $2b$ %q, %v: want the same hash", tc.pw, a, err, b, err2)
+		}
+	}
+}
+
 func TestScheme(t *testing.T) {
 	for _, tc := range []struct {
 		hash, name string
@@ -113,7 +143,10 @@ func TestScheme(t *testing.T) {
 		{"abJnggxhB/yWIhAyA1wNll32", "bigcrypt", true},
 		{"_J9..CCCCaxLHlwiamg2", "BSDi extended DES (_)", true},
 		{"$y$j9T$abc$def", "yescrypt ($y$)", false},
-		{"$2y$05$abc", "bcrypt ($2y$)", false},
+		{"$2y$05$abc", "bcrypt ($2y$)", true},
+		{"$2b$05$abc", "bcrypt ($2b$)", true},
+		{"$2a$05$abc", "bcrypt ($2a$)", true},
+		{"$2x$05$abc", "bcrypt ($2x$)", false},
 		{"$7$CU..../....abcdefgh$x", "scrypt ($7$)", false},
 		{"$apr1$abc$def", "invalid", false},
 		{"!$6$abc$x", "invalid", false},
@@ -129,7 +162,7 @@ func TestScheme(t *testing.T) {
 
 // FuzzCrypt: no setting makes Crypt panic, and a computed hash verifies against itself.
 func FuzzCrypt(f *testing.F) {
-	for _, s := range []string{"ab", "abcdefghijklmnop", "_J9..CCCC", "$1$salt", "$5$rounds=1000$s", "$6$s$h", "$y$j9T$x", ""} {
+	for _, s := range []string{"ab", "abcdefghijklmnop", "_J9..CCCC", "$1$salt", "$5$rounds=1000$s", "$6$s$h", "$y$j9T$x", "$2b$04$abcdefghijklmnopqrstuv", "$2a$04$abcdefghijklmnopqrstuvXXXX", ""} {
 		f.Add("password", s)
 	}
 	f.Fuzz(func(t *testing.T, pw, setting string) {
@@ -137,6 +170,9 @@ func FuzzCrypt(f *testing.F) {
 			if n, _ := b64Value(setting[1:5]); n > 5000 {
 				return // slow on purpose (2^24 DES runs at most)
 			}
+		}
+		if strings.HasPrefix(setting, "$2") && len(setting) >= 6 && setting[4:6] > "05" {
+			return // bcrypt costs 2^cost rounds on purpose
 		}
 		if strings.Contains(setting, "rounds=") {
 			return // up to 999999999 rounds on purpose

@@ -8,7 +8,7 @@ import (
 )
 
 // ErrUnsupported is returned by Crypt for a setting whose scheme Duet does not implement (crypt(3) on Debian may
-// still know it: yescrypt, bcrypt, scrypt ...).
+// still know it: yescrypt, scrypt ...).
 var ErrUnsupported = errors.New("crypt: unsupported scheme")
 
 // errInvalid is returned for a setting that Debian's crypt(3) (libxcrypt) refuses; such a hash never matches.
@@ -36,9 +36,11 @@ func Scheme(hash string) (name string, supported bool) {
 		return "gost-yescrypt ($gy$)", false
 	case strings.HasPrefix(hash, "$7$"):
 		return "scrypt ($7$)", false
-	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2x$"),
-		strings.HasPrefix(hash, "$2y$"):
-		return "bcrypt (" + hash[:4] + ")", false
+	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+		return "bcrypt (" + hash[:4] + ")", true
+	case strings.HasPrefix(hash, "$2x$"):
+		// the sign-extension bug kept for old hashes; nothing produces it any more
+		return "bcrypt ($2x$)", false
 	case strings.HasPrefix(hash, "$3$"):
 		return "NT hash ($3$)", false
 	case strings.HasPrefix(hash, "$md5"):
@@ -55,7 +57,7 @@ func Scheme(hash string) (name string, supported bool) {
 }
 
 // Crypt computes crypt(3) of password with setting (a salt specification or a whole stored hash), as Debian's
-// libxcrypt does for the schemes Duet implements: MD5-crypt ($1$), SHA-crypt ($5$, $6$), traditional DES,
+// libxcrypt does for the schemes Duet implements: MD5-crypt ($1$), SHA-crypt ($5$, $6$), bcrypt, traditional DES,
 // bigcrypt and BSDi extended DES (_). The password ends at its first NUL byte, as a C string does. Other schemes
 // give ErrUnsupported; settings libxcrypt refuses give an error too.
 func Crypt(password, setting string) (string, error) {
@@ -73,8 +75,11 @@ func Crypt(password, setting string) (string, error) {
 	case '_':
 		return bsdiCrypt(password, setting)
 	case '$':
-		if setting[1] == '1' {
+		switch setting[1] {
+		case '1':
 			return md5Crypt(password, setting)
+		case '2':
+			return bcryptCrypt(password, setting)
 		}
 		return shaCrypt(password, setting)
 	}

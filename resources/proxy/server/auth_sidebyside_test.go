@@ -10,7 +10,8 @@ import (
 
 // TestSideBySideUserlistCrypt sends the same Basic credentials to haproxy (which verifies with Debian's crypt(3))
 // and to Duet: every user/password pair is accepted by both or refused by both. The hashes were made with
-// libxcrypt and openssl passwd; yescrypt is the one scheme Duet refuses where haproxy accepts.
+// libxcrypt and openssl passwd; yescrypt (and $2a$ of a few 8-bit passwords) is what Duet refuses where haproxy
+// accepts.
 func TestSideBySideUserlistCrypt(t *testing.T) {
 	users := []struct {
 		name, hash string
@@ -35,6 +36,12 @@ func TestSideBySideUserlistCrypt(t *testing.T) {
 		{name: "apr1", hash: "$apr1$DuetSalt$Gt6yD2rzWbEKuABU7hECQ.", refuse: []string{"md5pass", ""}},
 		{name: "locked", hash: "!DuWqnyzF4IfII", refuse: []string{"despass"}},
 		{name: "badsalt", hash: "$1$a b$v059ARZd344JFaxhwwBYA1", refuse: []string{"md5pass"}},
+		{name: "bcrypt", hash: "$2y$05$DuetSaltDuetSaltDuetSOP5q1/snI63hKq0Y1EcK3s59uzh9axuO", accept: []string{"bcrypt-pw"}, refuse: []string{"bcrypt-p", "bcrypt-pw2"}},
+		{name: "bcrypt8", hash: "$2b$04$DuetSaltDuetSaltDuetSOGNyN2J1Ik34aZGDPKCJ6IFYE5mYWA4y", accept: []string{"b\xe9-pw"}, refuse: []string{"be-pw"}},
+		// bcrypt reads 72 bytes of the key: a longer password logs in with its first 72
+		{name: "bcrypt72", hash: "$2b$04$DuetSaltDuetSaltDuetSOp2ezjnLqAVAuBptV71OgnocTHvccRSK", accept: []string{strings.Repeat("z", 72), strings.Repeat("z", 80)}, refuse: []string{strings.Repeat("z", 71)}},
+		// libxcrypt changes $2a$'s key schedule for this password; Duet refuses to guess
+		{name: "bcrypt2a", hash: "$2a$04$DuetSaltDuetSaltDuetSOSHoIvyphMvTlaKkpavwipZJyy1aElkm", accept: []string{"\xff\xff\xff"}, refuse: []string{"\xff\xff"}, duetRefuse: true},
 		{name: "yescrypt", hash: "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$rcY.sqsUoG/SGw/FPteloCsldYkxZWdAV7MUEZonz53", accept: []string{"yes"}, refuse: []string{"no"}, duetRefuse: true},
 	}
 	var ul strings.Builder
