@@ -175,7 +175,7 @@ func (m *mapFile) lookup(v value) (string, bool) {
 			}
 		case "regm":
 			if sm := e.re.FindStringSubmatchIndex(v.s); sm != nil {
-				return string(e.re.ExpandString(nil, backrefsToGo(e.val), v.s, sm)), true
+				return string(e.re.ExpandString(nil, Backrefs(e.val), v.s, sm)), true
 			}
 		}
 	}
@@ -185,8 +185,9 @@ func (m *mapFile) lookup(v value) (string, bool) {
 	return "", false
 }
 
-// backrefsToGo turns \1 into ${1} (and escapes '$') for regexp.Expand.
-func backrefsToGo(s string) string {
+// Backrefs turns haproxy's \1 references into Go's ${1} for regexp.Expand (and escapes a literal '$'); the
+// configuration's replace-* rules use it too.
+func Backrefs(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch {

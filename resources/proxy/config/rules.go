@@ -147,7 +147,7 @@ func (p *parser) parseHTTPRequest(w []string) {
 			p.errf("'%s' : invalid regex '%s': %v.", what, args[0], err)
 			return
 		}
-		f, ok := p.format(backrefs(args[1]), what)
+		f, ok := p.format(acl.Backrefs(args[1]), what)
 		if !ok {
 			return
 		}
@@ -642,23 +642,6 @@ func (p *parser) parseStick(w []string) {
 	p.px.StickRules = append(p.px.StickRules, StickRule{Pos: p.pos(), Kind: w[1], Sample: smp, Expr: w[2], Cond: c})
 }
 
-// backrefs turns haproxy's \1 references into Go's ${1} for regexp.Expand (and escapes literal '$').
-func backrefs(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '$':
-			b.WriteString("$$")
-		case s[i] == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
-			b.WriteString("${" + string(s[i+1]) + "}")
-			i++
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
 // parseReplace parses "replace-header|replace-value NAME REGEX FMT".
 func (p *parser) parseReplace(r *HTTPRule, what string, args []string) bool {
 	if len(args) != 3 {
@@ -670,7 +653,7 @@ func (p *parser) parseReplace(r *HTTPRule, what string, args []string) bool {
 		p.errf("'%s' : invalid regex '%s': %v.", what, args[1], err)
 		return false
 	}
-	f, ok := p.format(backrefs(args[2]), what)
+	f, ok := p.format(acl.Backrefs(args[2]), what)
 	if !ok {
 		return false
 	}
