@@ -98,37 +98,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 	case "cook", "req.cook", "res.cook", "scook", "set-cookie":
 		return cookieFetch(f, base, method)
 	case "hdr", "req.hdr", "req.fhdr", "fhdr":
-		if hn, occ, ok := strings.Cut(arg, ","); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(occ))
-			if err != nil {
-				return nil, "", fmt.Errorf("fetch '%s': invalid occurrence '%s'", base, occ)
-			}
-			f.arg, f.occ = hn, n
-		}
-		split := base == "hdr" || base == "req.hdr"
-		if method == "cnt" {
-			f.k = kInt
-			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				return []string{strconv.Itoa(countValues(t.Headers(f.arg), split))}, true
-			}
-			return f, mInt, nil
-		}
-		{
-			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				if f.arg == "" {
-					return nil, false
-				}
-				return headerValues(t.Headers(f.arg), split, f.occ)
-			}
-		}
-		switch method {
-		case "ip":
-			f.k = kIP
-			return f, mIP, nil
-		case "val":
-			f.k = kInt
-			return f, mInt, nil
-		}
+		return headerFetch(f, base, method, base == "hdr" || base == "req.hdr", Txn.Headers)
 	case "status":
 		f.k = kInt
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
@@ -138,32 +108,7 @@ func parseCriterion(c string) (*fetch, string, error) {
 			return []string{strconv.Itoa(t.Status())}, true
 		}
 	case "res.hdr", "shdr", "res.fhdr":
-		if hn, occ, ok := strings.Cut(arg, ","); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(occ))
-			if err != nil {
-				return nil, "", fmt.Errorf("fetch '%s': invalid occurrence '%s'", base, occ)
-			}
-			f.arg, f.occ = hn, n
-		}
-		split := base != "res.fhdr"
-		if method == "cnt" {
-			f.k = kInt
-			f.get = func(t Txn, f *fetch) ([]string, bool) {
-				return []string{strconv.Itoa(countValues(t.ResHeaders(f.arg), split))}, true
-			}
-			return f, mInt, nil
-		}
-		f.get = func(t Txn, f *fetch) ([]string, bool) {
-			return headerValues(t.ResHeaders(f.arg), split, f.occ)
-		}
-		switch method {
-		case "ip":
-			f.k = kIP
-			return f, mIP, nil
-		case "val":
-			f.k = kInt
-			return f, mInt, nil
-		}
+		return headerFetch(f, base, method, base != "res.fhdr", Txn.ResHeaders)
 	case "ssl_fc":
 		f.k = kBool
 		f.get = func(t Txn, _ *fetch) ([]string, bool) {
@@ -289,6 +234,40 @@ func parseCriterion(c string) (*fetch, string, error) {
 		}
 	case "ip", "val":
 		return nil, "", fmt.Errorf("'%s_%s' is only defined for headers", base, method)
+	}
+	return f, method, nil
+}
+
+// headerFetch completes a request or response header fetch (hdr, fhdr, res.hdr, ...: "name[,occ]"); split says
+// whether values are split at commas, headers reads the request's or the response's.
+func headerFetch(f *fetch, base, method string, split bool, headers func(Txn, string) []string) (*fetch, string, error) {
+	if hn, occ, ok := strings.Cut(f.arg, ","); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(occ))
+		if err != nil {
+			return nil, "", fmt.Errorf("fetch '%s': invalid occurrence '%s'", base, occ)
+		}
+		f.arg, f.occ = hn, n
+	}
+	if method == "cnt" {
+		f.k = kInt
+		f.get = func(t Txn, f *fetch) ([]string, bool) {
+			return []string{strconv.Itoa(countValues(headers(t, f.arg), split))}, true
+		}
+		return f, mInt, nil
+	}
+	f.get = func(t Txn, f *fetch) ([]string, bool) {
+		if f.arg == "" {
+			return nil, false
+		}
+		return headerValues(headers(t, f.arg), split, f.occ)
+	}
+	switch method {
+	case "ip":
+		f.k = kIP
+		return f, mIP, nil
+	case "val":
+		f.k = kInt
+		return f, mInt, nil
 	}
 	return f, method, nil
 }
