@@ -204,7 +204,7 @@ func (d *Daemon) schedulerInput() scheduler.Input {
 	}
 	for node, m := range st.Status.FailCounts {
 		for rsc, fc := range m {
-			in.Failures = append(in.Failures, scheduler.FailCount{Resource: rsc, Node: node, Count: fc.Count, Op: fc.Op, LastFailure: fc.LastFailure})
+			in.Failures = append(in.Failures, scheduler.FailCount{Resource: rsc, Node: node, Count: fc.Count, Op: fc.Op, RC: fc.RC, LastFailure: fc.LastFailure})
 		}
 	}
 	return in

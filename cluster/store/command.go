@@ -217,6 +217,7 @@ func (st *State) apply(c Command) (bool, error) {
 			fc.Count++
 			fc.LastFailure = c.Op.When
 			fc.Op = c.Op.Op
+			fc.RC = c.Op.LastFailure.RC
 			st.Status.FailCounts[c.Node][c.Rsc] = fc
 		}
 		return false, nil

@@ -82,6 +82,7 @@ type FailedOp struct {
 type FailCount struct {
 	Count       int       `json:"count"`
 	Op          string    `json:"op,omitempty"` // the op of the last failure
+	RC          int       `json:"rc,omitempty"` // its exit code (the scheduler bans on hard and fatal codes)
 	LastFailure time.Time `json:"last_failure"`
 }
 

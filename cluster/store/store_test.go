@@ -115,3 +115,16 @@ type memSink struct{ bytes.Buffer }
 func (m *memSink) ID() string    { return "mem" }
 func (m *memSink) Cancel() error { return nil }
 func (m *memSink) Close() error  { return nil }
+
+// TestRecordOpKeepsFailureCode checks that a failed op counts once and that the fail count keeps the
+// failure's exit code, which the scheduler needs to tell hard and fatal errors from soft ones.
+func TestRecordOpKeepsFailureCode(t *testing.T) {
+	s := New()
+	apply(t, s, Command{Kind: EnsureNodes, Nodes: []cib.Node{{ID: 1, Name: "n1"}}})
+	fail := &FailedOp{Op: "monitor", RC: 5, RCText: "not installed"}
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: &OpRecord{Op: "monitor", Failed: true, Running: true, LastFailure: fail}})
+	fc := s.State().Status.FailCounts["n1"]["vip"]
+	if fc.Count != 1 || fc.Op != "monitor" || fc.RC != 5 {
+		t.Fatalf("fail count %+v, want 1 failed monitor with rc 5", fc)
+	}
+}
