@@ -247,10 +247,13 @@ func (d *Daemon) forgetLostNodes(ctx context.Context) {
 
 // publishPlan stores the placement reasons for crm_mon and crm resource locate when they changed.
 func (d *Daemon) publishPlan(ctx context.Context, plan scheduler.Plan, last string) string {
-	tr := &store.Transition{DC: d.cfg.NodeName, Placed: map[string][]string{}, Reason: map[string]string{}}
+	tr := &store.Transition{DC: d.cfg.NodeName, Placed: map[string][]string{}, Reason: map[string]string{}, Blocked: map[string]bool{}}
 	for _, pl := range plan.Placements {
 		if len(pl.Nodes) == 0 || pl.Blocked {
 			tr.Reason[pl.Resource] = pl.Reason
+		}
+		if pl.Blocked {
+			tr.Blocked[pl.Resource] = true
 		}
 		for _, n := range pl.Nodes {
 			tr.Placed[n] = append(tr.Placed[n], pl.Resource)
@@ -259,7 +262,7 @@ func (d *Daemon) publishPlan(ctx context.Context, plan scheduler.Plan, last stri
 	for _, n := range plan.Notes {
 		tr.Reason["*"] += n + "; "
 	}
-	key := fmt.Sprint(tr.Placed, tr.Reason)
+	key := fmt.Sprint(tr.Placed, tr.Reason, tr.Blocked)
 	if key == last {
 		return ""
 	}

@@ -55,16 +55,11 @@ func Text(st *api.Status, o Options) string {
 	}
 	p("  * %d nodes configured\n", len(st.Nodes))
 	rscs := Resources(st)
-	disabled := 0
-	for _, r := range rscs {
-		if r.Disabled {
-			disabled++
-		}
-	}
+	total, disabled := Configured(st, rscs)
 	if disabled > 0 {
-		p("  * %d resource instances configured (%d DISABLED)\n", len(rscs), disabled)
+		p("  * %d resource instances configured (%d DISABLED)\n", total, disabled)
 	} else {
-		p("  * %d resource instances configured\n", len(rscs))
+		p("  * %d resource instances configured\n", total)
 	}
 	p("  * CIB epoch: %d (admin_epoch %d)\n", c.Epoch, c.AdminEpoch)
 	if cib.IsTrue(c.Property("maintenance-mode")) {
@@ -211,8 +206,10 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 		if !r.Managed {
 			flags = append(flags, "unmanaged")
 		}
-		if r.Blocked != "" && r.Role() == "Stopped" {
+		if r.Blocked != "" {
 			flags = append(flags, "blocked: "+r.Blocked)
+		} else if r.Why != "" && r.Role() == "Stopped" {
+			flags = append(flags, r.Why)
 		}
 		if len(flags) > 0 {
 			p(" (%s)", strings.Join(flags, ", "))

@@ -204,12 +204,9 @@ func XML(st *api.Status, request string) (string, error) {
 	s.LastChange.User, s.LastChange.Client, s.LastChange.Origin = c.LastChange.User, c.LastChange.Via, c.LastChange.Node
 	s.NodesConfigured.Number = len(st.Nodes)
 	rscs := Resources(st)
-	s.ResourcesConfigured.Number = len(rscs)
+	s.ResourcesConfigured.Number, s.ResourcesConfigured.Disabled = Configured(st, rscs)
 	for _, x := range rscs {
-		if x.Disabled {
-			s.ResourcesConfigured.Disabled++
-		}
-		if x.Blocked != "" && x.Role() == "Stopped" {
+		if x.Blocked != "" {
 			s.ResourcesConfigured.Blocked++
 		}
 	}
@@ -246,7 +243,7 @@ func XML(st *api.Status, request string) (string, error) {
 	mk := func(x Rsc) xmlResource {
 		nodes := append(append([]string{}, x.Running...), x.Failed...)
 		xr := xmlResource{ID: x.ID, Agent: x.Agent, Role: x.Role(), Active: len(nodes) > 0, Managed: x.Managed,
-			Failed: len(x.Failed) > 0, NodesRunningOn: len(nodes), Blocked: x.Blocked != "" && len(nodes) == 0}
+			Failed: len(x.Failed) > 0, NodesRunningOn: len(nodes), Blocked: x.Blocked != ""}
 		if xr.Blocked {
 			xr.BlockedReason = x.Blocked
 		}
