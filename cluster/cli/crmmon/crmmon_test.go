@@ -39,6 +39,7 @@ primitive d ocf:pacemaker:Dummy
 primitive off ocf:duet:dummy meta target-role=Stopped
 primitive stuck ocf:duet:dummy
 primitive nowhere ocf:duet:dummy
+primitive slow ocf:duet:dummy
 group g_web vip web
 clone cl d
 property stonith-enabled=true
@@ -57,6 +58,8 @@ rsc_defaults migration-threshold=3
 	run := store.OpRecord{Op: "start", Running: true, When: when}
 	failed := store.OpRecord{Op: "monitor", Interval: 10 * time.Second, Running: true, Failed: true, When: when,
 		LastFailure: &store.FailedOp{Op: "monitor", Interval: 10 * time.Second, RC: 7, RCText: "not running", Reason: "haproxy is gone", When: when, Exec: 12 * time.Millisecond}}
+	timedOut := store.OpRecord{Op: "start", Failed: true, When: when.Add(time.Second),
+		LastFailure: &store.FailedOp{Op: "start", RC: 198, RCText: "Timed Out", Reason: "start did not finish within 2s", When: when.Add(time.Second), Exec: 2 * time.Second}}
 	return &api.Status{
 		Node: "n1", DC: "n1", Version: api.Version, Stack: "duet", LastUpdated: when.Add(time.Minute),
 		Quorum: quorum.Verdict{Quorate: true, Votes: 2, Expected: 4, Quorum: 2},
@@ -65,11 +68,12 @@ rsc_defaults migration-threshold=3
 		CIB: c,
 		Store: store.Status{
 			Ops: map[string]map[string]store.OpRecord{
-				"n1": {"fence_nodes": run, "vip": run, "web": failed, "d": run},
+				"n1": {"fence_nodes": run, "vip": run, "web": failed, "d": run, "slow": timedOut},
 			},
 			FailCounts: map[string]map[string]store.FailCount{"n1": {"web": {Count: 1, Op: "monitor", RC: 7, LastFailure: when}}},
 			Transition: &store.Transition{DC: "n1",
-				Reason:  map[string]string{"off": "target-role=Stopped", "stuck": "blocked: waiting for fencing of n4", "nowhere": "no node allowed: n1 banned"},
+				Reason: map[string]string{"off": "target-role=Stopped", "stuck": "blocked: waiting for fencing of n4", "nowhere": "no node allowed: n1 banned",
+					"slow": "no node allowed: n1: start of slow failed (start-failure-is-fatal)"},
 				Blocked: map[string]bool{"stuck": true}},
 			Fencing:  []store.FenceEvent{{Target: "n4", Action: "reboot", By: "n1", Device: "fence_nodes", OK: false, Reason: "timed out", Completed: when}},
 			Timeline: &store.Timeline{Start: when, Node: "n1", Events: []store.TimelineEvent{{What: "peer n4 lost (gossip: no answer to probes)"}, {At: 17100 * time.Microsecond, What: "n1 became DC (raft leader)"}}},
@@ -104,6 +108,14 @@ func TestTextShapes(t *testing.T) {
 	st := sample(t)
 	golden(t, "full.golden", Text(st, Options{Inactive: true, FailCounts: true, FenceHistory: true, Timeline: true}))
 	golden(t, "active.golden", Text(st, Options{}))
+}
+
+// TestTimeoutCouldNotBeExecuted checks pacemaker's friendly form for an operation that timed out.
+func TestTimeoutCouldNotBeExecuted(t *testing.T) {
+	want := "* slow start on n1 could not be executed (Timed Out: start did not finish within 2s) at "
+	if text := Text(sample(t), Options{}); !strings.Contains(text, want) {
+		t.Errorf("lacks %q:\n%s", want, text)
+	}
 }
 
 // TestDisabledIsNotBlocked checks the flags of a stopped resource: disabled (target-role=Stopped) shows
@@ -164,8 +176,9 @@ func TestXMLShapes(t *testing.T) {
 			Blocked bool   `xml:"blocked,attr"`
 		} `xml:"resources>resource"`
 		Failures []struct {
-			OpKey string `xml:"op_key,attr"`
-			Code  int    `xml:"exitcode,attr"`
+			OpKey  string `xml:"op_key,attr"`
+			Code   int    `xml:"exitcode,attr"`
+			Status string `xml:"status,attr"`
 		} `xml:"failures>failure"`
 	}
 	if err := xml.Unmarshal([]byte(out), &v); err != nil {
@@ -174,8 +187,8 @@ func TestXMLShapes(t *testing.T) {
 	if v.Request != "crm_mon -1 --output-as=xml" || v.Summary.DC.Name != "n1" || !v.Summary.DC.WithQuorum {
 		t.Errorf("summary: %+v request %q", v.Summary, v.Request)
 	}
-	if v.Summary.Rscs.Number != 10 || v.Summary.Rscs.Disabled != 1 || v.Summary.Rscs.Blocked != 1 {
-		t.Errorf("resources_configured %+v, want 10 (the clone counts once per node) with 1 disabled and 1 blocked", v.Summary.Rscs)
+	if v.Summary.Rscs.Number != 11 || v.Summary.Rscs.Disabled != 1 || v.Summary.Rscs.Blocked != 1 {
+		t.Errorf("resources_configured %+v, want 11 (the clone counts once per node) with 1 disabled and 1 blocked", v.Summary.Rscs)
 	}
 	if len(v.Nodes) != 4 || !v.Nodes[0].IsDC || !v.Nodes[1].Standby || v.Nodes[2].Online || !v.Nodes[3].Unclean {
 		t.Errorf("nodes %+v", v.Nodes)
@@ -191,7 +204,8 @@ func TestXMLShapes(t *testing.T) {
 	if !blocked["stuck"] || blocked["off"] || blocked["nowhere"] {
 		t.Errorf("blocked flags %v: want only stuck", blocked)
 	}
-	if len(v.Failures) != 1 || v.Failures[0].OpKey != "web_monitor_10000" || v.Failures[0].Code != 7 {
+	if len(v.Failures) != 2 || v.Failures[0].OpKey != "web_monitor_10000" || v.Failures[0].Code != 7 || v.Failures[0].Status != "complete" ||
+		v.Failures[1].OpKey != "slow_start_0" || v.Failures[1].Status != "Timed Out" {
 		t.Errorf("failures %+v", v.Failures)
 	}
 }

@@ -122,9 +122,18 @@ func Text(st *api.Status, o Options) string {
 			if f.Op.Interval > 0 {
 				p("%s-interval ", formatMS(f.Op.Interval))
 			}
-			p("%s on %s returned '%s'", f.Op.Op, f.Node, f.Op.RCText)
-			if f.Op.Reason != "" {
-				p(" (%s)", f.Op.Reason)
+			if status := execStatus(f.Op.RC); status != "complete" {
+				// An operation that did not run to an exit code, in pacemaker's words.
+				p("%s on %s could not be executed (%s", f.Op.Op, f.Node, status)
+				if f.Op.Reason != "" {
+					p(": %s", f.Op.Reason)
+				}
+				p(")")
+			} else {
+				p("%s on %s returned '%s'", f.Op.Op, f.Node, f.Op.RCText)
+				if f.Op.Reason != "" {
+					p(" (%s)", f.Op.Reason)
+				}
 			}
 			p(" at %s after %s\n", ctime(f.Op.When), formatMS(f.Op.Exec))
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/duet-ha/duet/agents"
 	"github.com/duet-ha/duet/cluster/api"
 	"github.com/duet-ha/duet/cluster/cib"
 	"github.com/duet-ha/duet/cluster/store"
@@ -141,6 +142,19 @@ func sortedNodes[T any](m map[string]T) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// execStatus is pacemaker's execution status of an operation with this result code: "complete" when the
+// agent ran and exited, "Timed Out" or "Error" for Duet's codes of an operation that timed out or could
+// not run at all.
+func execStatus(rc int) string {
+	switch agents.RC(rc) {
+	case agents.Timeout:
+		return "Timed Out"
+	case agents.ExecErr:
+		return "Error"
+	}
+	return "complete"
 }
 
 // FailedAction is one line of "Failed Resource Actions".

@@ -149,6 +149,7 @@ type xmlFail struct {
 	ExitStr  string `xml:"exitstatus,attr"`
 	ExitRsn  string `xml:"exitreason,attr"`
 	ExitCode int    `xml:"exitcode,attr"`
+	Status   string `xml:"status,attr"`
 	Task     string `xml:"task,attr"`
 	Interval int64  `xml:"interval,attr"`
 	Change   string `xml:"last-rc-change,attr"`
@@ -278,7 +279,7 @@ func XML(st *api.Status, request string) (string, error) {
 	}
 	for _, f := range FailedActions(st) {
 		r.Failures = append(r.Failures, xmlFail{OpKey: fmt.Sprintf("%s_%s_%d", f.Rsc, f.Op.Op, f.Op.Interval.Milliseconds()), Node: f.Node,
-			ExitStr: f.Op.RCText, ExitRsn: f.Op.Reason, ExitCode: f.Op.RC, Task: f.Op.Op, Interval: f.Op.Interval.Milliseconds(),
+			ExitStr: f.Op.RCText, ExitRsn: f.Op.Reason, ExitCode: f.Op.RC, Status: execStatus(f.Op.RC), Task: f.Op.Op, Interval: f.Op.Interval.Milliseconds(),
 			Change: f.Op.When.Format(xmlTime), Exec: f.Op.Exec.Milliseconds()})
 	}
 	for _, f := range st.Store.Fencing {
