@@ -54,7 +54,7 @@ func TestCorruptDataDir(t *testing.T) {
 	for _, damage := range []struct {
 		name string
 		data []byte
-	}{{"truncated", []byte("short")}, {"garbage", bytes.Repeat([]byte{0x5a}, 64<<10)}} {
+	}{{"empty", []byte{}}, {"truncated", []byte("short")}, {"garbage", bytes.Repeat([]byte{0x5a}, 64<<10)}} {
 		if err := os.WriteFile(db, damage.data, 0o600); err != nil {
 			t.Fatal(err)
 		}
