@@ -81,3 +81,29 @@ func TestCheckSnapshots(t *testing.T) {
 		t.Fatalf("an unfinished .tmp snapshot is not ours to judge: %v", err)
 	}
 }
+
+// TestPositionBeats pins the rejoin rule (README, DESIGN.md section 4.3): the higher admin_epoch, then
+// epoch, then last term, then last index wins; on a full tie the current leader, then the smaller name.
+func TestPositionBeats(t *testing.T) {
+	base := position{admin: 1, epoch: 10, term: 3, index: 100, name: "n2"}
+	with := func(f func(*position)) position { p := base; f(&p); return p }
+	tests := []struct {
+		name string
+		a, b position
+	}{
+		{"admin_epoch first", with(func(p *position) { p.admin, p.epoch = 2, 1 }), base},
+		{"then epoch", with(func(p *position) { p.epoch, p.term = 11, 1 }), base},
+		{"then last term", with(func(p *position) { p.term, p.index = 4, 1 }), base},
+		{"then last index", with(func(p *position) { p.index = 101 }), with(func(p *position) { p.leader = true })},
+		{"then the leader", with(func(p *position) { p.leader, p.name = true, "n9" }), base},
+		{"then the smaller name", with(func(p *position) { p.name = "n1" }), base},
+	}
+	for _, tt := range tests {
+		if !tt.a.beats(tt.b) || tt.b.beats(tt.a) {
+			t.Errorf("%s: %+v should beat %+v and not the other way round", tt.name, tt.a, tt.b)
+		}
+	}
+	if base.beats(base) {
+		t.Error("a position beats itself")
+	}
+}
