@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/duet-ha/duet/cluster/api"
 	"github.com/duet-ha/duet/cluster/cib"
 	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/internal/apitest"
 	"github.com/duet-ha/duet/resources/executor"
 )
 
@@ -61,14 +61,7 @@ func startFake(t *testing.T) func(args ...string) (stdout, stderr string, code i
 	if _, err := dc.Submit(context.Background(), store.Command{Kind: store.EnsureNodes, Nodes: []cib.Node{{ID: 1, Name: "n1"}, {ID: 2, Name: "n2"}}}, false); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.NewHandler(dc, false)}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
+	sock := apitest.Serve(t, dc)
 	return func(args ...string) (string, string, int) {
 		var out, errb bytes.Buffer
 		code := Main(context.Background(), append([]string{"--socket", sock}, args...), &out, &errb)

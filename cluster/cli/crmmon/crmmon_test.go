@@ -5,11 +5,10 @@ import (
 	"context"
 	"encoding/xml"
 	"flag"
-	"net"
-	"net/http"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/duet-ha/duet/cluster/cib"
 	"github.com/duet-ha/duet/cluster/cib/crmsh"
 	"github.com/duet-ha/duet/cluster/store"
+	"github.com/duet-ha/duet/internal/apitest"
 	"github.com/duet-ha/duet/quorum"
 	"github.com/duet-ha/duet/resources/executor"
 )
@@ -224,14 +224,7 @@ func (f *fakeBackend) Submit(context.Context, store.Command, bool) (api.CommandR
 // TestMainFlags runs crm_mon against a fake clusterd: the XML's request attribute is the command line,
 // and -m0 hides the fence history as in pacemaker while -m shows it.
 func TestMainFlags(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.NewHandler(&fakeBackend{st: *sample(t)}, false)}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	sock := apitest.Serve(t, &fakeBackend{st: *sample(t)})
 	run := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
@@ -251,5 +244,82 @@ func TestMainFlags(t *testing.T) {
 	}
 	if text := run("-1", "-m3"); !strings.Contains(text, "Fencing History:") {
 		t.Errorf("-m3 hides the fence history:\n%s", text)
+	}
+}
+
+// liveBackend is a clusterd whose status changes when the test says so.
+type liveBackend struct {
+	mu      sync.Mutex
+	st      api.Status
+	changed chan struct{}
+}
+
+func (l *liveBackend) Status() api.Status { l.mu.Lock(); defer l.mu.Unlock(); return l.st }
+func (l *liveBackend) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+func (l *liveBackend) Exec(context.Context, executor.Request) executor.Result {
+	return executor.Result{}
+}
+func (l *liveBackend) Submit(context.Context, store.Command, bool) (api.CommandResult, error) {
+	return api.CommandResult{}, nil
+}
+
+// set changes the status and wakes the watchers.
+func (l *liveBackend) set(fn func(*api.Status)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fn(&l.st)
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestLiveRedrawsOnChange runs crm_mon without -1: it draws at once, redraws in place (cursor home, clear)
+// when the cluster changes, without waiting for an interval, and exits 0 when interrupted.
+func TestLiveRedrawsOnChange(t *testing.T) {
+	lb := &liveBackend{st: *sample(t), changed: make(chan struct{})}
+	sock := apitest.Serve(t, lb)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"--socket", sock, "-i", "1h"}, &out, io.Discard) }()
+	waitOut := func(what string, cond func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond(out.String()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s:\n%q", what, out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitOut("the first frame", func(s string) bool { return strings.HasPrefix(s, "\x1b[H\x1b[2JCluster Summary:") })
+	lb.set(func(st *api.Status) { st.Nodes[0].Standby = true })
+	waitOut("a redraw showing n1 in standby", func(s string) bool {
+		return strings.Count(s, "\x1b[H\x1b[2J") >= 2 && strings.Contains(s[strings.LastIndex(s, "\x1b[H\x1b[2J"):], "Node n1: standby")
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("interrupted crm_mon exited %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("crm_mon did not stop when interrupted")
 	}
 }
