@@ -123,9 +123,9 @@ func TestBadResourcesReported(t *testing.T) {
 	text := n1.MustCrm("status")
 	for _, want := range []string{
 		"Failed Resource Actions:",
-		// These two fail already in the probe (a monitor with interval 0), as in pacemaker.
-		"* nosuch monitor on ", "returned 'not installed' (unknown agent ocf:duet:nosuch",
-		"* noip monitor on ", "returned 'not configured' (ocf:duet:vip: parameter ip is required but missing)",
+		// These two fail already in the probe (a monitor with interval 0, named so as by pacemaker).
+		"* nosuch probe on ", "returned 'not installed' (unknown agent ocf:duet:nosuch",
+		"* noip probe on ", "returned 'not configured' (ocf:duet:vip: parameter ip is required but missing)",
 		"* badnic start on ", "returned 'invalid parameter' (ocf:duet:vip: parameter nic names interface nosuch0, which does not exist on this node)",
 		"* hang start on ", "could not be executed (Timed Out: ",
 	} {

@@ -23,6 +23,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
 
+// TestMain pins the local time zone, in which crm_mon prints times, before any goroutine can read it.
+func TestMain(m *testing.M) {
+	time.Local = time.UTC
+	os.Exit(m.Run())
+}
+
 // sample is a status with every shape crm_mon prints: the DC, a standby node, an offline and an unclean
 // node, a stonith primitive, a group with a failed member, a clone, a disabled resource, a blocked one and
 // one that has no node to run on, a failed action, a fail count, a fence event and a failover timeline.
@@ -103,8 +109,6 @@ func golden(t *testing.T, name, got string) {
 // with its special-state lines, resource lines with TABs, groups, clones, flags, Failed Resource Actions,
 // Migration Summary, Fencing History, and Duet's timeline.
 func TestTextShapes(t *testing.T) {
-	defer func(l *time.Location) { time.Local = l }(time.Local)
-	time.Local = time.UTC
 	st := sample(t)
 	golden(t, "full.golden", Text(st, Options{Inactive: true, FailCounts: true, FenceHistory: true, Timeline: true}))
 	golden(t, "active.golden", Text(st, Options{}))
@@ -136,8 +140,6 @@ func TestDisabledIsNotBlocked(t *testing.T) {
 
 // TestXMLShapes checks the XML against pacemaker's element and attribute names, and that it parses.
 func TestXMLShapes(t *testing.T) {
-	defer func(l *time.Location) { time.Local = l }(time.Local)
-	time.Local = time.UTC
 	out, err := XML(sample(t), "crm_mon -1 --output-as=xml")
 	if err != nil {
 		t.Fatal(err)
@@ -321,5 +323,28 @@ func TestLiveRedrawsOnChange(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("crm_mon did not stop when interrupted")
+	}
+}
+
+// TestReadableInterval pins pacemaker's pcmk__readable_interval, whose thresholds are strict.
+func TestReadableInterval(t *testing.T) {
+	for ms, want := range map[int64]string{0: "0s", 12: "12ms", 1000: "1000ms", 1001: "1.001s", 2000: "2s", 10000: "10s",
+		60000: "60s", 90000: "1m30s", 3600000: "60m", 3600001: "1h1ms", 90061500: "1d1h1m1.500s"} {
+		if got := readableInterval(time.Duration(ms) * time.Millisecond); got != want {
+			t.Errorf("readableInterval(%dms) = %q, want %q", ms, got, want)
+		}
+	}
+}
+
+// TestFailedProbeLine checks pacemaker's wording for a failed one-shot monitor ("probe") that took no
+// measurable time (no " after").
+func TestFailedProbeLine(t *testing.T) {
+	st := sample(t)
+	when := time.Date(2026, 11, 25, 9, 6, 8, 0, time.UTC)
+	st.Store.Ops["n1"]["nowhere"] = store.OpRecord{Op: "monitor", Failed: true, When: when,
+		LastFailure: &store.FailedOp{Op: "monitor", RC: 5, RCText: "not installed", Reason: "no such agent", When: when}}
+	want := "* nowhere probe on n1 returned 'not installed' (no such agent) at Wed Nov 25 09:06:08 2026\n"
+	if text := Text(st, Options{}); !strings.Contains(text, want) {
+		t.Errorf("lacks %q:\n%s", want, text)
 	}
 }

@@ -120,22 +120,30 @@ func Text(st *api.Status, o Options) string {
 		for _, f := range fa {
 			p("  * %s ", f.Rsc)
 			if f.Op.Interval > 0 {
-				p("%s-interval ", formatMS(f.Op.Interval))
+				p("%s-interval ", readableInterval(f.Op.Interval))
+			}
+			action := f.Op.Op
+			if action == "monitor" && f.Op.Interval == 0 {
+				action = "probe" // as pacemaker names a one-shot monitor
 			}
 			if status := execStatus(f.Op.RC); status != "complete" {
 				// An operation that did not run to an exit code, in pacemaker's words.
-				p("%s on %s could not be executed (%s", f.Op.Op, f.Node, status)
+				p("%s on %s could not be executed (%s", action, f.Node, status)
 				if f.Op.Reason != "" {
 					p(": %s", f.Op.Reason)
 				}
 				p(")")
 			} else {
-				p("%s on %s returned '%s'", f.Op.Op, f.Node, f.Op.RCText)
+				p("%s on %s returned '%s'", action, f.Node, f.Op.RCText)
 				if f.Op.Reason != "" {
 					p(" (%s)", f.Op.Reason)
 				}
 			}
-			p(" at %s after %s\n", ctime(f.Op.When), formatMS(f.Op.Exec))
+			p(" at %s", ctime(f.Op.When))
+			if f.Op.Exec >= time.Millisecond {
+				p(" after %s", readableInterval(f.Op.Exec))
+			}
+			p("\n")
 		}
 	}
 	if o.FenceHistory && len(st.Store.Fencing) > 0 {
@@ -341,9 +349,32 @@ func migrationThreshold(c *cib.CIB, rsc string) string {
 	return "1000000"
 }
 
-func formatMS(d time.Duration) string {
-	if d%time.Second == 0 && d >= time.Second {
-		return fmt.Sprintf("%ds", int(d/time.Second))
+// readableInterval formats a duration as pacemaker's pcmk__readable_interval does, quirks included: days,
+// hours and minutes only when strictly more than one, then N.NNNs above one second, else NNNms ("1000ms",
+// "1.001s", "10s", "60s", "1m30s"), and "0s" for nothing.
+func readableInterval(d time.Duration) string {
+	ms := d.Milliseconds()
+	var b strings.Builder
+	for _, u := range []struct {
+		ms     int64
+		suffix string
+	}{{24 * 3600 * 1000, "d"}, {3600 * 1000, "h"}, {60 * 1000, "m"}} {
+		if ms > u.ms {
+			fmt.Fprintf(&b, "%d%s", ms/u.ms, u.suffix)
+			ms %= u.ms
+		}
 	}
-	return fmt.Sprintf("%dms", d.Milliseconds())
+	switch {
+	case ms > 1000:
+		fmt.Fprintf(&b, "%d", ms/1000)
+		if ms%1000 > 0 {
+			fmt.Fprintf(&b, ".%03d", ms%1000)
+		}
+		b.WriteString("s")
+	case ms > 0:
+		fmt.Fprintf(&b, "%dms", ms)
+	case b.Len() == 0:
+		b.WriteString("0s")
+	}
+	return b.String()
 }
