@@ -348,3 +348,20 @@ func TestFailedProbeLine(t *testing.T) {
 		t.Errorf("lacks %q:\n%s", want, text)
 	}
 }
+
+// TestNoResourcesLines checks pacemaker's placeholders: "No resources" with -r and nothing configured,
+// "No active resources" without -r when nothing runs (an inactive clone is not listed then).
+func TestNoResourcesLines(t *testing.T) {
+	st := sample(t)
+	st.Store.Ops = nil
+	if text := Text(st, Options{}); !strings.Contains(text, "Active Resources:\n  * No active resources\n") || strings.Contains(text, "Clone Set") {
+		t.Errorf("nothing running, without -r:\n%s", text)
+	}
+	st.CIB = &cib.CIB{Nodes: st.CIB.Nodes}
+	if text := Text(st, Options{Inactive: true}); !strings.Contains(text, "Full List of Resources:\n  * No resources\n") {
+		t.Errorf("nothing configured, with -r:\n%s", text)
+	}
+	if text := Text(st, Options{}); !strings.Contains(text, "Active Resources:\n  * No active resources\n") {
+		t.Errorf("nothing configured, without -r:\n%s", text)
+	}
+}

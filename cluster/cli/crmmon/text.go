@@ -195,11 +195,8 @@ func hasActive(rscs []Rsc, node string) bool {
 }
 
 func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive bool) {
-	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	if len(rscs) == 0 {
-		p("  * No resources\n")
-		return
-	}
+	printed := false
+	p := func(format string, a ...any) { printed = true; fmt.Fprintf(b, format, a...) }
 	byID := map[string]Rsc{}
 	for _, r := range rscs {
 		byID[r.ID] = r
@@ -262,6 +259,9 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 					}
 				}
 			}
+			if !inactive && len(started) == 0 {
+				continue
+			}
 			p("  * Clone Set: %s [%s]:\n", cl.ID, cl.Child)
 			if len(started) > 0 {
 				p("    * Started: [ %s ]\n", strings.Join(started, " "))
@@ -304,6 +304,13 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 		for _, m := range members {
 			line("    ", m)
 		}
+	}
+	// As pacemaker: "No resources" under -r, "No active resources" without it.
+	switch {
+	case !printed && inactive:
+		p("  * No resources\n")
+	case !printed:
+		p("  * No active resources\n")
 	}
 }
 
