@@ -29,6 +29,11 @@ func TestFormSetAndPersist(t *testing.T) {
 	c.Start()
 	n1, n2 := c.Node("n1"), c.Node("n2")
 	st := n1.WaitFor(20*time.Second, "both online with a DC", func(st *api.Status) bool { return st.DC != "" && onlineCount(st) == 2 && st.Quorum.Quorate })
+	if fi, err := os.Stat(n1.Socket()); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("API socket %s has mode %v; want a socket with mode 0600", n1.Socket(), fi.Mode())
+	}
 	other := n1
 	if st.DC == "n1" {
 		other = n2
