@@ -365,3 +365,14 @@ func TestNoResourcesLines(t *testing.T) {
 		t.Errorf("nothing configured, without -r:\n%s", text)
 	}
 }
+
+// TestSimpleCountsInstances: crm_mon -s counts resource instances as the summary does.
+func TestSimpleCountsInstances(t *testing.T) {
+	st := sample(t)
+	for i := range st.Nodes {
+		st.Nodes[i].Online = true
+	}
+	if got, want := Simple(st), "CLUSTER OK: 4 nodes online, 11 resource instances configured\n"; got != want {
+		t.Errorf("Simple = %q, want %q", got, want)
+	}
+}

@@ -139,5 +139,6 @@ func Simple(st *api.Status) string {
 	case !st.Quorum.Quorate:
 		return "CLUSTER WARN: no quorum\n"
 	}
-	return fmt.Sprintf("CLUSTER OK: %d nodes online, %d resource instances configured\n", online, len(Resources(st)))
+	total, _ := Configured(st, Resources(st))
+	return fmt.Sprintf("CLUSTER OK: %d nodes online, %d resource instances configured\n", online, total)
 }
