@@ -177,8 +177,12 @@ func TestVerbs(t *testing.T) {
 	if strings.Contains(show(), "primitive x") {
 		t.Fatal("a load that failed applied part of its file")
 	}
-	must("configure", "primitive", "novip", "ocf:duet:vip")
-	fails("required parameter ip not defined", "configure", "verify")
+	must("configure", "primitive", "novip", "ocf:duet:vip", "params", "cidr_netmask=24", "bogus=1")
+	fails("ERROR: primitive novip: required parameter ip not defined", "configure", "verify")
+	if out, errOut, _ := crm("configure", "verify"); out != "" || strings.Count(errOut, "required parameter ip") != 1 ||
+		!strings.Contains(errOut, "WARNING: primitive novip: parameter bogus does not exist in ocf:duet:vip") {
+		t.Fatalf("verify should print each finding once, on stderr:\nstdout %q\nstderr %q", out, errOut)
+	}
 	must("configure", "erase")
 	if text := show(); strings.Contains(text, "primitive") {
 		t.Fatalf("erase left resources:\n%s", text)
