@@ -198,3 +198,36 @@ func TestUnreachable(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 102 with an ERROR line", code, errb.String())
 	}
 }
+
+// TestMalformedCommands: incomplete or malformed command lines fail with an ERROR line and a non-zero exit,
+// and never panic.
+func TestMalformedCommands(t *testing.T) {
+	crm := startFake(t)
+	for _, args := range [][]string{
+		{"configure", "primitive"}, {"configure", "primitive", "x"}, {"configure", "primitive", "x", "ocf:"},
+		{"configure", "group"}, {"configure", "group", "g"}, {"configure", "clone", "c"},
+		{"configure", "location"}, {"configure", "location", "l", "x"}, {"configure", "location", "l", "x", "100:"},
+		{"configure", "colocation", "c"}, {"configure", "colocation", "c", "inf:"}, {"configure", "order", "o", "Mandatory:"},
+		{"configure", "rsc_defaults"}, {"configure", "op_defaults", "timeout"}, {"configure", "property"},
+		{"configure", "property", "=x"}, {"configure", "property", "cib-bootstrap-options:"},
+		{"configure", "delete"}, {"configure", "load", "update"}, {"configure", "load", "sideways", "f"},
+		{"configure", "load", "update", "/nonexistent/file.crm"}, {"configure", "erase", "everything"},
+		{"resource", "move"}, {"resource", "ban"}, {"resource", "failcount", "x", "set", "n1"},
+		{"resource", "failcount", "x", "frobnicate", "n1"}, {"resource", "meta", "x", "set", "a"},
+		{"resource", "param", "x", "frob", "a"}, {"resource", "locate"}, {"resource", "clear"},
+		{"node", "attribute", "n1", "set", "a"}, {"node", "attribute", "n9", "show", "a"}, {"node", "fence"},
+		{"status", "sideways"}, {"frobnicate"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("crm %v panicked: %v", args, r)
+				}
+			}()
+			out, errOut, code := crm(args...)
+			if code == 0 || !strings.Contains(errOut, "ERROR: ") {
+				t.Errorf("crm %v: exit %d, stdout %q, stderr %q; want an ERROR and a non-zero exit", args, code, out, errOut)
+			}
+		}()
+	}
+}
