@@ -149,8 +149,9 @@ func TestVerbs(t *testing.T) {
 	must("resource", "cleanup", "web")
 
 	// node verbs.
-	must("node", "standby", "n2")
+	must("node", "standby", "n2", "forever")
 	has(must("node", "show", "n2"), "n2(2): member", "standby=on")
+	fails("lifetime reboot is not supported", "node", "standby", "n1", "reboot")
 	must("node", "online", "n2")
 	fails(`node "n9" is not in the cluster`, "node", "standby", "n9")
 
@@ -216,7 +217,7 @@ func TestMalformedCommands(t *testing.T) {
 		{"resource", "failcount", "x", "frobnicate", "n1"}, {"resource", "meta", "x", "set", "a"},
 		{"resource", "param", "x", "frob", "a"}, {"resource", "locate"}, {"resource", "clear"},
 		{"node", "attribute", "n1", "set", "a"}, {"node", "attribute", "n9", "show", "a"}, {"node", "fence"},
-		{"status", "sideways"}, {"frobnicate"},
+		{"status", "sideways"}, {"frobnicate"}, {"node", "standby", "n2", "reboot"},
 	} {
 		func() {
 			defer func() {
