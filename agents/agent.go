@@ -29,7 +29,7 @@ type RC int
 // The OCF exit codes, with pacemaker's meaning (pacemaker.md section 3.2).
 const (
 	Success          RC = 0   // OCF_SUCCESS
-	ErrGeneric       RC = 1   // OCF_ERR_GENERIC: hard error, move away
+	ErrGeneric       RC = 1   // OCF_ERR_GENERIC: soft error, restart in place or move
 	ErrArgs          RC = 2   // OCF_ERR_ARGS: parameter invalid on this host, hard
 	ErrUnimplemented RC = 3   // OCF_ERR_UNIMPLEMENTED: hard
 	ErrPerm          RC = 4   // OCF_ERR_PERM: hard
@@ -70,12 +70,13 @@ const (
 	SeverityFatal                 // stop everywhere
 )
 
-// Severity classifies a result of a start, stop or monitor (pacemaker.md section 3.2).
+// Severity classifies a result of a start, stop or monitor as Pacemaker Administration's table of OCF
+// return codes does: 1 (OCF_ERR_GENERIC) and unknown codes are soft, 2-5 hard, 6 fatal.
 func (rc RC) Severity() Severity {
 	switch rc {
 	case Success, Degraded, RunningPromoted, DegradedPromoted:
 		return SeverityNone
-	case ErrGeneric, ErrArgs, ErrUnimplemented, ErrPerm, ErrInstalled:
+	case ErrArgs, ErrUnimplemented, ErrPerm, ErrInstalled:
 		return SeverityHard
 	case ErrConfigured:
 		return SeverityFatal

@@ -87,8 +87,8 @@ type Verdict struct {
 	Expected int      `json:"expected"` // votes of all configured members
 	Quorum   int      `json:"quorum"`   // votes needed
 	Flags    []string `json:"flags,omitempty"`
-	// Policy is the effective no-quorum-policy (fence without stonith, or a partition that never had quorum,
-	// falls back to stop, as pacemaker does).
+	// Policy is the effective no-quorum-policy (fence without stonith, or fence in a partition that never had
+	// quorum, falls back to stop, as pacemaker does).
 	Policy Policy `json:"policy"`
 	Action Action `json:"action"`
 	Reason string `json:"reason"`
@@ -137,8 +137,10 @@ func Decide(cfg Config, v View) Verdict {
 		notes = append(notes, "no-quorum-policy=fence needs stonith-enabled=true; using stop")
 		policy = Stop
 	}
-	if !v.EverQuorate && !vd.Quorate && policy != Stop {
-		notes = append(notes, fmt.Sprintf("partition never had quorum; using stop instead of %s", policy))
+	// As pacemaker's unpack_config: fence is honoured only by a partition that has (or had) quorum; the other
+	// policies apply as they are.
+	if policy == Fence && !v.EverQuorate && !vd.Quorate {
+		notes = append(notes, "partition never had quorum; using stop instead of fence")
 		policy = Stop
 	}
 	vd.Policy = policy

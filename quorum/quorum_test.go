@@ -61,7 +61,7 @@ func TestDecideExhaustive(t *testing.T) {
 								if eff == Fence && !stonith {
 									eff = Stop
 								}
-								if !ever && !wantQ {
+								if eff == Fence && !ever && !wantQ {
 									eff = Stop
 								}
 								if got.Policy != eff {

@@ -116,6 +116,9 @@ primitive proxy ocf:duet:proxy \\
 	op monitor interval=2s
 group g_web vip web
 clone proxy-clone proxy
+# the VIP goes only where a proxy runs, and leaves a node before its proxy stops (order is symmetrical)
+colocation g_web-with-proxy inf: g_web proxy-clone
+order proxy-before-g_web Mandatory: proxy-clone g_web
 rsc_defaults rsc-options: \\
 	resource-stickiness=100 \\
 	migration-threshold=3

@@ -50,7 +50,7 @@ exit $OCF_RESKEY_rc
 		severity agents.Severity
 	}{
 		{rc: "0", want: agents.Success},
-		{rc: "1", reason: "disk on fire", want: agents.ErrGeneric, wantWhy: "disk on fire", severity: agents.SeverityHard},
+		{rc: "1", reason: "disk on fire", want: agents.ErrGeneric, wantWhy: "disk on fire", severity: agents.SeveritySoft},
 		{rc: "2", want: agents.ErrArgs, wantWhy: "ocf:test:T start returned invalid parameter", severity: agents.SeverityHard},
 		{rc: "3", want: agents.ErrUnimplemented, severity: agents.SeverityHard},
 		{rc: "4", want: agents.ErrPerm, severity: agents.SeverityHard},
@@ -61,8 +61,8 @@ exit $OCF_RESKEY_rc
 		{rc: "9", want: agents.FailedPromoted, severity: agents.SeveritySoft},
 		{rc: "190", want: agents.Degraded},
 		{rc: "191", want: agents.DegradedPromoted},
-		{rc: "42", want: agents.ErrGeneric, wantWhy: "ocf:test:T start exited with code 42, which is not an OCF exit code", severity: agents.SeverityHard},
-		{rc: "255", reason: "boom", want: agents.ErrGeneric, wantWhy: "exited with code 255, which is not an OCF exit code: boom", severity: agents.SeverityHard},
+		{rc: "42", want: agents.ErrGeneric, wantWhy: "ocf:test:T start exited with code 42, which is not an OCF exit code", severity: agents.SeveritySoft},
+		{rc: "255", reason: "boom", want: agents.ErrGeneric, wantWhy: "exited with code 255, which is not an OCF exit code: boom", severity: agents.SeveritySoft},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rc, func(t *testing.T) {

@@ -59,6 +59,29 @@ var propertySpecs = []PropertySpec{
 	{Name: "have-watchdog", Type: TypeBool, Default: "false", Help: "informational"},
 	{Name: "placement-strategy", Type: TypeEnum, Default: "default", Values: []string{"default", "utilization", "minimal", "balanced"}, Help: "accepted; only default is used"},
 	{Name: "node-health-strategy", Type: TypeEnum, Default: "none", Values: []string{"none", "migrate-on-red", "only-green", "progressive", "custom"}, Help: "accepted; only none is used"},
+	// The rest of pacemaker's cluster options (pacemaker.md section 3.1): valid names, checked values, no
+	// effect in Duet. Refusing them as unknown would tell a pacemaker user their configuration is wrong.
+	{Name: "migration-limit", Type: TypeInt, Default: "-1", Help: "accepted for compatibility"},
+	{Name: "node-action-limit", Type: TypeInt, Default: "0", Help: "accepted for compatibility"},
+	{Name: "load-threshold", Type: TypeString, Default: "80%", Help: "accepted for compatibility"},
+	{Name: "shutdown-lock-limit", Type: TypeDuration, Default: "0", Help: "accepted for compatibility"},
+	{Name: "join-integration-timeout", Type: TypeDuration, Default: "3min", Help: "accepted for compatibility"},
+	{Name: "join-finalization-timeout", Type: TypeDuration, Default: "30min", Help: "accepted for compatibility"},
+	{Name: "node-pending-timeout", Type: TypeDuration, Default: "0", Help: "accepted for compatibility"},
+	{Name: "transition-delay", Type: TypeDuration, Default: "0s", Help: "accepted for compatibility"},
+	{Name: "stonith-watchdog-timeout", Aliases: []string{"fencing-watchdog-timeout"}, Type: TypeString, Default: "0", Help: "accepted for compatibility (SBD)"},
+	{Name: "concurrent-fencing", Type: TypeBool, Default: "true", Help: "accepted for compatibility"},
+	{Name: "enable-startup-probes", Type: TypeBool, Default: "true", Help: "accepted for compatibility; Duet always probes"},
+	{Name: "stop-orphan-resources", Type: TypeBool, Default: "true", Help: "accepted for compatibility"},
+	{Name: "stop-orphan-actions", Type: TypeBool, Default: "true", Help: "accepted for compatibility"},
+	{Name: "enable-acl", Type: TypeBool, Default: "false", Help: "accepted for compatibility"},
+	{Name: "pe-error-series-max", Type: TypeInt, Default: "-1", Help: "accepted for compatibility"},
+	{Name: "pe-warn-series-max", Type: TypeInt, Default: "5000", Help: "accepted for compatibility"},
+	{Name: "pe-input-series-max", Type: TypeInt, Default: "4000", Help: "accepted for compatibility"},
+	{Name: "node-health-base", Type: TypeScore, Default: "0", Help: "accepted for compatibility"},
+	{Name: "node-health-green", Type: TypeScore, Default: "0", Help: "accepted for compatibility"},
+	{Name: "node-health-yellow", Type: TypeScore, Default: "0", Help: "accepted for compatibility"},
+	{Name: "node-health-red", Type: TypeScore, Default: "-INFINITY", Help: "accepted for compatibility"},
 }
 
 // Properties returns every known property, in a stable order.

@@ -21,6 +21,11 @@ func TestValidateProperty(t *testing.T) {
 		{"no-quorum-polcy", "stop", "", `did you mean "no-quorum-policy"`},
 		{"zzzzzzzzzzzzzzzzzzzz", "1", "", "unknown property"},
 		{"batch-limit", "x", "", "not an integer"},
+		{"migration-limit", "2", "migration-limit", ""},
+		{"migration-limit", "two", "", "not an integer"},
+		{"fencing-watchdog-timeout", "10s", "stonith-watchdog-timeout", ""},
+		{"node-health-red", "-inf", "node-health-red", ""},
+		{"transition-delay", "soon", "", "duration"},
 	}
 	for _, tt := range tests {
 		got, err := ValidateProperty(tt.name, tt.value)

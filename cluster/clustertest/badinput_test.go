@@ -54,7 +54,7 @@ func TestCorruptDataDir(t *testing.T) {
 	for _, damage := range []struct {
 		name string
 		data []byte
-	}{{"truncated", []byte("short")}, {"garbage", bytes.Repeat([]byte{0x5a}, 64<<10)}} {
+	}{{"empty", []byte{}}, {"truncated", []byte("short")}, {"garbage", bytes.Repeat([]byte{0x5a}, 64<<10)}} {
 		if err := os.WriteFile(db, damage.data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -89,5 +89,51 @@ func TestBadConfigFile(t *testing.T) {
 		if code == 0 || !strings.Contains(errb.String(), tt.want) {
 			t.Errorf("config %q: exit %d, stderr %q, want %q", tt.text, code, errb.String(), tt.want)
 		}
+	}
+}
+
+// TestBadResourcesReported configures resources that cannot run (an unknown agent, a missing required
+// parameter, a VIP on an interface that does not exist, a start that hangs past its timeout) next to one
+// that runs: each failure shows in crm status's Failed Resource Actions with its reason, and the good
+// resource stays where it was.
+func TestBadResourcesReported(t *testing.T) {
+	c := New(t, Options{})
+	c.Start()
+	n1 := c.Node("n1")
+	n1.WaitFor(20*time.Second, "both online with a DC", func(st *api.Status) bool { return st.DC != "" && onlineCount(st) == 2 && st.Quorum.Quorate })
+	n1.MustCrm("configure", "property", "stonith-enabled=false")
+	n1.MustCrm("configure", "primitive", "good", "ocf:duet:dummy", "op", "monitor", "interval=1s")
+	st := n1.WaitFor(10*time.Second, "good running", func(st *api.Status) bool { return runningOn(st, "good") != "" })
+	home := runningOn(st, "good")
+	n1.MustCrm("configure", "primitive", "nosuch", "ocf:duet:nosuch")
+	n1.MustCrm("configure", "primitive", "noip", "ocf:duet:vip", "params", "cidr_netmask=24")
+	n1.MustCrm("configure", "primitive", "badnic", "ocf:duet:vip", "params", "ip=10.250.0.199", "cidr_netmask=24", "nic=nosuch0")
+	n1.MustCrm("configure", "primitive", "hang", "ocf:duet:dummy", "params", "hang_start=true", "op", "start", "timeout=1s")
+	failed := func(st *api.Status, rsc string) bool {
+		for _, ops := range st.Store.Ops {
+			if ops[rsc].LastFailure != nil {
+				return true
+			}
+		}
+		return false
+	}
+	n1.WaitFor(20*time.Second, "every bad resource failed", func(st *api.Status) bool {
+		return failed(st, "nosuch") && failed(st, "noip") && failed(st, "badnic") && failed(st, "hang")
+	})
+	text := n1.MustCrm("status")
+	for _, want := range []string{
+		"Failed Resource Actions:",
+		// These two fail already in the probe (a monitor with interval 0, named so as by pacemaker).
+		"* nosuch probe on ", "returned 'not installed' (unknown agent ocf:duet:nosuch",
+		"* noip probe on ", "returned 'not configured' (ocf:duet:vip: parameter ip is required but missing)",
+		"* badnic start on ", "returned 'invalid parameter' (ocf:duet:vip: parameter nic names interface nosuch0, which does not exist on this node)",
+		"* hang start on ", "could not be executed (Timed Out: ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("crm status lacks %q:\n%s", want, text)
+		}
+	}
+	if st := n1.Status(); runningOn(st, "good") != home {
+		t.Fatalf("good moved from %s to %q while the bad resources failed:\n%s", home, runningOn(st, "good"), text)
 	}
 }

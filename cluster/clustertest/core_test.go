@@ -29,6 +29,11 @@ func TestFormSetAndPersist(t *testing.T) {
 	c.Start()
 	n1, n2 := c.Node("n1"), c.Node("n2")
 	st := n1.WaitFor(20*time.Second, "both online with a DC", func(st *api.Status) bool { return st.DC != "" && onlineCount(st) == 2 && st.Quorum.Quorate })
+	if fi, err := os.Stat(n1.Socket()); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("API socket %s has mode %v; want a socket with mode 0600", n1.Socket(), fi.Mode())
+	}
 	other := n1
 	if st.DC == "n1" {
 		other = n2
@@ -91,8 +96,20 @@ func TestTwoNodeTakeover(t *testing.T) {
 	if victim.Name == "n1" {
 		survivor = c.Node("n2")
 	}
+	killed := time.Now()
 	victim.Kill()
 	victim.SetLink(false)
+	// The design's goal is a takeover well under a second (the benchmark measures it); 3 s leaves room for a
+	// loaded machine running -race and still fails with memberlist's default timers (5.7 s to notice).
+	survivor.WaitFor(3*time.Second, "survivor DC with quorum and the victim offline within 3 s", func(st *api.Status) bool {
+		for _, n := range st.Nodes {
+			if n.Name == victim.Name && n.Online {
+				return false
+			}
+		}
+		return st.DC == survivor.Name && st.Quorum.Quorate
+	})
+	t.Logf("takeover seen %v after the SIGKILL", time.Since(killed).Round(time.Millisecond))
 	st = survivor.WaitFor(15*time.Second, "survivor DC with the group, timeline recorded", func(st *api.Status) bool {
 		return st.DC == survivor.Name && st.Quorum.Quorate && runningOn(st, "d1") == survivor.Name && runningOn(st, "d2") == survivor.Name &&
 			st.Store.Timeline != nil && strings.Contains(fmt.Sprint(st.Store.Timeline.Events), "d2 started")

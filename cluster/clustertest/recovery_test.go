@@ -38,7 +38,7 @@ func TestMonitorFailureRecovery(t *testing.T) {
 		return failCount(st) >= 2 && runningOn(st, "d1") != "" && runningOn(st, "d1") != first.Name
 	})
 	text := n1.MustCrm("status", "failcounts")
-	for _, want := range []string{"Migration Summary:", "d1: migration-threshold=2 fail-count=2", "Failed Resource Actions:", "d1 1s-interval monitor on " + first.Name + " returned 'not running'"} {
+	for _, want := range []string{"Migration Summary:", "d1: migration-threshold=2 fail-count=2", "Failed Resource Actions:", "d1 1000ms-interval monitor on " + first.Name + " returned 'not running'"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("crm status failcounts lacks %q:\n%s", want, text)
 		}

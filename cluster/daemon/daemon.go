@@ -79,7 +79,9 @@ type Daemon struct {
 	pendingFences []store.FenceEvent
 
 	wake chan struct{}
-	wg   sync.WaitGroup // goroutines started by the loop (fencing)
+	wg   sync.WaitGroup // goroutines started by the loop (fencing) and by the report queue
+
+	reports *reportQueue // monitor reports on their way to the replicated status
 }
 
 // New prepares a daemon; nothing runs until Run.
@@ -229,6 +231,7 @@ func (d *Daemon) startAgents() error {
 	if err := d.reg.RegisterName("stonith:fence_xvm", newStonithAgent()); err != nil {
 		return err
 	}
+	d.reports = newReportQueue(d.deliverReport, 250*time.Millisecond, &d.wg)
 	d.exec = executor.New(d.cfg.NodeName, d.reg, d.log, d.onMonitorReport)
 	return nil
 }

@@ -204,7 +204,7 @@ func (d *Daemon) schedulerInput() scheduler.Input {
 	}
 	for node, m := range st.Status.FailCounts {
 		for rsc, fc := range m {
-			in.Failures = append(in.Failures, scheduler.FailCount{Resource: rsc, Node: node, Count: fc.Count, Op: fc.Op, LastFailure: fc.LastFailure})
+			in.Failures = append(in.Failures, scheduler.FailCount{Resource: rsc, Node: node, Count: fc.Count, Op: fc.Op, RC: fc.RC, LastFailure: fc.LastFailure})
 		}
 	}
 	return in
@@ -247,10 +247,13 @@ func (d *Daemon) forgetLostNodes(ctx context.Context) {
 
 // publishPlan stores the placement reasons for crm_mon and crm resource locate when they changed.
 func (d *Daemon) publishPlan(ctx context.Context, plan scheduler.Plan, last string) string {
-	tr := &store.Transition{DC: d.cfg.NodeName, Placed: map[string][]string{}, Reason: map[string]string{}}
+	tr := &store.Transition{DC: d.cfg.NodeName, Placed: map[string][]string{}, Reason: map[string]string{}, Blocked: map[string]bool{}}
 	for _, pl := range plan.Placements {
 		if len(pl.Nodes) == 0 || pl.Blocked {
 			tr.Reason[pl.Resource] = pl.Reason
+		}
+		if pl.Blocked {
+			tr.Blocked[pl.Resource] = true
 		}
 		for _, n := range pl.Nodes {
 			tr.Placed[n] = append(tr.Placed[n], pl.Resource)
@@ -259,7 +262,7 @@ func (d *Daemon) publishPlan(ctx context.Context, plan scheduler.Plan, last stri
 	for _, n := range plan.Notes {
 		tr.Reason["*"] += n + "; "
 	}
-	key := fmt.Sprint(tr.Placed, tr.Reason)
+	key := fmt.Sprint(tr.Placed, tr.Reason, tr.Blocked)
 	if key == last {
 		return ""
 	}
@@ -324,7 +327,9 @@ func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib
 			return false
 		}
 	}
-	d.recordResult(ctx, a.Node, req, res, time.Now())
+	if err := d.recordResult(ctx, a.Node, req, res, time.Now()); err != nil {
+		d.log.Warn("record operation result", "rsc", req.Resource, "op", req.Op, "node", a.Node, "err", err)
+	}
 	if req.Op == "start" && !res.Failed {
 		d.TimelineEvent(fmt.Sprintf("%s started on %s", p.ID, a.Node))
 	}
@@ -338,8 +343,9 @@ func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib
 	}
 }
 
-// recordResult commits an operation's result to the replicated status.
-func (d *Daemon) recordResult(ctx context.Context, node string, req executor.Request, res executor.Result, when time.Time) {
+// recordResult commits an operation's result to the replicated status. Committing the same failed result
+// twice counts it once (the store matches the failure's time), so a caller may retry.
+func (d *Daemon) recordResult(ctx context.Context, node string, req executor.Request, res executor.Result, when time.Time) error {
 	op := req.Op
 	rec := &store.OpRecord{Op: op, Interval: req.Interval, RC: int(res.RC), Reason: res.Reason, Running: res.Running,
 		Failed: res.Failed, When: when.UTC(), Exec: res.Exec, Monitors: res.Monitors}
@@ -352,9 +358,8 @@ func (d *Daemon) recordResult(ctx context.Context, node string, req executor.Req
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := d.Submit(cctx, store.Command{Kind: store.RecordOp, Node: node, Rsc: req.Resource, Op: rec}, false); err != nil {
-		d.log.Warn("record operation result", "rsc", req.Resource, "op", op, "node", node, "err", err)
-	}
+	_, err := d.Submit(cctx, store.Command{Kind: store.RecordOp, Node: node, Rsc: req.Resource, Op: rec}, false)
+	return err
 }
 
 // remoteExec runs an operation on another node over the RPC channel.
@@ -393,7 +398,8 @@ func (d *Daemon) Exec(ctx context.Context, req executor.Request) executor.Result
 	return d.exec.Exec(ctx, req)
 }
 
-// onMonitorReport forwards a recurring monitor's changed result to the DC as an op record.
+// onMonitorReport forwards a recurring monitor's changed result to the DC as an op record, through the
+// report queue: the executor reports a change only once, so the queue retries until a DC takes it.
 func (d *Daemon) onMonitorReport(r executor.Report) {
 	d.mu.Lock()
 	ctx := d.runCtx
@@ -401,11 +407,16 @@ func (d *Daemon) onMonitorReport(r executor.Report) {
 	if ctx == nil {
 		return
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.recordResult(ctx, d.cfg.NodeName, r.Request, r.Result, r.When)
-	}()
+	d.reports.add(ctx, r)
+}
+
+// deliverReport is the report queue's delivery: one attempt to commit a monitor's report.
+func (d *Daemon) deliverReport(ctx context.Context, r executor.Report) error {
+	err := d.recordResult(ctx, d.cfg.NodeName, r.Request, r.Result, r.When)
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("record monitor result; will retry", "rsc", r.Resource, "rc", int(r.Result.RC), "err", err)
+	}
+	return err
 }
 
 // stopLocalResources stops what this node runs, in reverse start order, before a clean shutdown or when
@@ -434,7 +445,9 @@ func (d *Daemon) stopLocalResources(ctx context.Context, why string) {
 		res := d.exec.Exec(ctx, executor.Request{Op: "stop", Resource: p.ID, Agent: p.Agent(), Params: p.Params, Meta: p.Meta, Timeout: timeout})
 		d.log.Info("stopped", "rsc", p.ID, "rc", int(res.RC), "reason", res.Reason)
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		d.recordResult(cctx, d.cfg.NodeName, executor.Request{Op: "stop", Resource: p.ID}, res, time.Now())
+		if err := d.recordResult(cctx, d.cfg.NodeName, executor.Request{Op: "stop", Resource: p.ID}, res, time.Now()); err != nil {
+			d.log.Warn("record operation result", "rsc", p.ID, "op", "stop", "node", d.cfg.NodeName, "err", err)
+		}
 		cancel()
 	}
 }

@@ -1,12 +1,18 @@
 package daemon
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc64"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -50,6 +56,9 @@ func openRaft(dataDir, id string, fsm *store.Store, mux *transport.Mux, timers r
 	dir := raftDir(dataDir)
 	if err := os.MkdirAll(filepath.Join(dir, "snapshots"), 0o700); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+	if err := checkSnapshots(dir); err != nil {
+		return nil, err
 	}
 	dbPath := filepath.Join(dir, "raft.db")
 	bolt, err := openBolt(dbPath)
@@ -103,6 +112,56 @@ func openRaft(dataDir, id string, fsm *store.Store, mux *transport.Mux, timers r
 	return &raftNode{r: r, bolt: bolt, trans: trans, layer: layer, notify: notify, conf: conf, scannedEpoch: scanned}, nil
 }
 
+// checkSnapshots refuses a damaged snapshot under the Raft dir before Raft sees it. Raft itself skips a
+// snapshot whose meta.json does not decode, without a word above debug, and starts from older state; a
+// truncated or altered state.bin it reports only as "failed to load any existing snapshots". The error
+// names the file; nothing is changed on disk.
+func checkSnapshots(dir string) error {
+	root := filepath.Join(dir, "snapshots", "snapshots")
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read raft snapshots: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") { // .tmp: a snapshot Raft never finished
+			continue
+		}
+		snap := filepath.Join(root, e.Name())
+		metaPath := filepath.Join(snap, "meta.json")
+		b, err := os.ReadFile(metaPath)
+		if err != nil {
+			return fmt.Errorf("damaged raft snapshot: %w", err)
+		}
+		var meta struct {
+			Size int64
+			CRC  []byte
+		}
+		if err := json.Unmarshal(b, &meta); err != nil {
+			return fmt.Errorf("damaged raft snapshot %s: %w", metaPath, err)
+		}
+		statePath := filepath.Join(snap, "state.bin")
+		f, err := os.Open(statePath)
+		if err != nil {
+			return fmt.Errorf("damaged raft snapshot: %w", err)
+		}
+		h := crc64.New(crc64.MakeTable(crc64.ECMA)) // as raft's FileSnapshotStore
+		n, err := io.Copy(h, f)
+		f.Close()
+		switch {
+		case err != nil:
+			return fmt.Errorf("damaged raft snapshot %s: %w", statePath, err)
+		case n != meta.Size:
+			return fmt.Errorf("damaged raft snapshot %s: %d bytes, %s says %d (truncated?)", statePath, n, metaPath, meta.Size)
+		case !bytes.Equal(h.Sum(nil), meta.CRC):
+			return fmt.Errorf("damaged raft snapshot %s: its checksum does not match %s", statePath, metaPath)
+		}
+	}
+	return nil
+}
+
 // scanEpoch replays the persisted snapshot and log into a scratch store and returns the CIB epoch they lead
 // to. Raft applies entries after the last snapshot only once they are committed again, which needs a leader;
 // until then the live store understates this node's history, and the rejoin rule must not be misled by it.
@@ -132,7 +191,9 @@ func scanEpoch(logs raft.LogStore, snaps raft.SnapshotStore) uint64 {
 // openBolt opens the log store, turning bolt's errors about a damaged file into one that names it. bolt
 // blocks forever on a file another process holds locked, so the open has a timeout.
 func openBolt(path string) (*raftboltdb.BoltStore, error) {
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size() < 4096 {
+	// bolt would initialise an empty file as a fresh log, silently forgetting the term and vote (and the
+	// entries after the last snapshot); clusterd creates the file itself, so an empty one was truncated.
+	if fi, err := os.Stat(path); err == nil && fi.Size() < 4096 {
 		return nil, fmt.Errorf("open raft log store %s: file is truncated (%d bytes); move it away to start this node fresh — its peer holds the cluster's state", path, fi.Size())
 	}
 	type res struct {

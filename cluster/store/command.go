@@ -206,7 +206,10 @@ func (st *State) apply(c Command) (bool, error) {
 			rec.LastFailure = prev.LastFailure
 		}
 		st.Status.Ops[c.Node][c.Rsc] = rec
-		if c.Op.Failed && c.Op.LastFailure != nil {
+		// A failure committed twice (a retried report whose first commit went through) counts once.
+		again := prev.LastFailure != nil && c.Op.LastFailure != nil && prev.LastFailure.When.Equal(c.Op.LastFailure.When) &&
+			prev.LastFailure.Op == c.Op.LastFailure.Op && prev.LastFailure.Interval == c.Op.LastFailure.Interval
+		if c.Op.Failed && c.Op.LastFailure != nil && !again {
 			if st.Status.FailCounts == nil {
 				st.Status.FailCounts = map[string]map[string]FailCount{}
 			}
@@ -217,6 +220,7 @@ func (st *State) apply(c Command) (bool, error) {
 			fc.Count++
 			fc.LastFailure = c.Op.When
 			fc.Op = c.Op.Op
+			fc.RC = c.Op.LastFailure.RC
 			st.Status.FailCounts[c.Node][c.Rsc] = fc
 		}
 		return false, nil

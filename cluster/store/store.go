@@ -82,6 +82,7 @@ type FailedOp struct {
 type FailCount struct {
 	Count       int       `json:"count"`
 	Op          string    `json:"op,omitempty"` // the op of the last failure
+	RC          int       `json:"rc,omitempty"` // its exit code (the scheduler bans on hard and fatal codes)
 	LastFailure time.Time `json:"last_failure"`
 }
 
@@ -91,6 +92,10 @@ type Transition struct {
 	DC     string              `json:"dc"`
 	Placed map[string][]string `json:"placed"` // node -> resources to run there, in start order
 	Reason map[string]string   `json:"reason,omitempty"`
+	// Blocked marks the resources the cluster cannot act on now (waiting for fencing, unmanaged,
+	// multiple-active=block...): crm_mon flags them "blocked"; a resource that merely has no node to run
+	// on is not blocked.
+	Blocked map[string]bool `json:"blocked,omitempty"`
 }
 
 // FenceEvent is one fencing action in the history.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -115,3 +116,36 @@ type memSink struct{ bytes.Buffer }
 func (m *memSink) ID() string    { return "mem" }
 func (m *memSink) Cancel() error { return nil }
 func (m *memSink) Close() error  { return nil }
+
+// TestRecordOpKeepsFailureCode checks that a failed op counts once and that the fail count keeps the
+// failure's exit code, which the scheduler needs to tell hard and fatal errors from soft ones.
+func TestRecordOpKeepsFailureCode(t *testing.T) {
+	s := New()
+	apply(t, s, Command{Kind: EnsureNodes, Nodes: []cib.Node{{ID: 1, Name: "n1"}}})
+	fail := &FailedOp{Op: "monitor", RC: 5, RCText: "not installed"}
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: &OpRecord{Op: "monitor", Failed: true, Running: true, LastFailure: fail}})
+	fc := s.State().Status.FailCounts["n1"]["vip"]
+	if fc.Count != 1 || fc.Op != "monitor" || fc.RC != 5 {
+		t.Fatalf("fail count %+v, want 1 failed monitor with rc 5", fc)
+	}
+}
+
+// TestRecordOpSameFailureTwice: a retried report whose first commit went through counts once.
+func TestRecordOpSameFailureTwice(t *testing.T) {
+	s := New()
+	apply(t, s, Command{Kind: EnsureNodes, Nodes: []cib.Node{{ID: 1, Name: "n1"}}})
+	when := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	rec := func(at time.Time) *OpRecord {
+		return &OpRecord{Op: "monitor", Interval: 10 * time.Second, Failed: true, Running: true, When: at,
+			LastFailure: &FailedOp{Op: "monitor", Interval: 10 * time.Second, RC: 7, When: at}}
+	}
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: rec(when)})
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: rec(when)})
+	if n := s.State().Status.FailCounts["n1"]["vip"].Count; n != 1 {
+		t.Fatalf("the same failure committed twice counts %d", n)
+	}
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: rec(when.Add(time.Second))})
+	if n := s.State().Status.FailCounts["n1"]["vip"].Count; n != 2 {
+		t.Fatalf("a second failure counts %d, want 2", n)
+	}
+}

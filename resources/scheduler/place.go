@@ -172,9 +172,17 @@ func (s *state) memberSheet(t *top, id string) *sheet {
 	}
 	threshold := s.metaScore(id, "migration-threshold", cib.Infinity)
 	for _, n := range s.nodes {
-		count, op := s.failures(id, n)
+		count, cause := s.failures(id, n)
+		switch cause.kind {
+		case "fatal":
+			sh.add(n, -cib.Infinity, fmt.Sprintf("%s: %s of %s on %s returned %d (fatal: banned from every node)", n, cause.op, id, cause.node, cause.rc))
+			continue
+		case "hard":
+			sh.add(n, -cib.Infinity, fmt.Sprintf("%s: %s of %s returned %d (hard error)", n, cause.op, id, cause.rc))
+			continue
+		}
 		if count > 0 && threshold > 0 && cib.Score(count) >= threshold {
-			if op == "start" {
+			if cause.kind == "start" {
 				sh.add(n, -cib.Infinity, fmt.Sprintf("%s: start of %s failed (start-failure-is-fatal)", n, id))
 			} else {
 				sh.add(n, -cib.Infinity, fmt.Sprintf("%s: %s failed %s (migration-threshold=%s)", n, id, plural(count, "time", "times"), threshold))

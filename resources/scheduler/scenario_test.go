@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite the [expect] section of testdat
 //	now 2026-11-25T10:00:00Z          (default 2026-01-01T00:00:00Z)
 //	node NAME online|offline [dc] [unclean] [fenced] [witness] [fence-requested] [attr=value...]
 //	rsc RSC NODE running|stopped|failed|stop-failed|unknown [monitors=10s,30s]
-//	fail RSC NODE COUNT [op=start] [at=TIME]  (at defaults to now)
+//	fail RSC NODE COUNT [op=start] [rc=N] [at=TIME]  (at defaults to now; rc is the OCF exit code)
 //	expires LOCATION TIME             (a lifetime, as crm resource move|ban LIFETIME sets)
 //	[expect]
 //	the plan as Plan.String prints it
@@ -216,6 +216,12 @@ func scenarioInput(file, cibText, stateText string) (Input, error) {
 				switch k {
 				case "op":
 					fc.Op = v
+				case "rc":
+					rc, err := strconv.Atoi(v)
+					if err != nil {
+						return in, bad("rc: %v", err)
+					}
+					fc.RC = rc
 				case "at":
 					t, err := time.Parse(time.RFC3339, v)
 					if err != nil {

@@ -242,28 +242,49 @@ func (s *state) stoppedByRole(id string) bool {
 	return strings.EqualFold(v, "Stopped")
 }
 
-// failures returns the effective fail count of a primitive on a node (expired counts are 0).
-func (s *state) failures(id, node string) (int, string) {
-	total, op := 0, ""
+// failures returns the effective fail count of a primitive on a node (expired counts are 0) and why it
+// bans the node outright: "start" (start-failure-is-fatal), "hard" (an exit code 2-5 on this node) or
+// "fatal" (exit code 6 on any node), with that failure's node and exit code.
+func (s *state) failures(id, node string) (int, banCause) {
+	total := 0
+	var cause banCause
 	var timeout time.Duration
 	if v, ok := s.meta(id, "failure-timeout"); ok {
 		timeout, _ = cib.ParseDuration(v)
 	}
 	for _, f := range s.in.Failures {
-		if f.Resource != id || f.Node != node || f.Count <= 0 {
+		if f.Resource != id || f.Count <= 0 {
 			continue
 		}
 		if timeout > 0 && !f.LastFailure.IsZero() && !s.in.Now.Before(f.LastFailure.Add(timeout)) {
 			continue
 		}
+		if f.Node != node {
+			if f.RC == rcConfigured && cause.kind != "fatal" {
+				total, cause = int(cib.Infinity), banCause{kind: "fatal", op: f.Op, node: f.Node, rc: f.RC}
+			}
+			continue
+		}
 		n := f.Count
-		if f.Op == "start" && cib.IsTrue(s.c.Property("start-failure-is-fatal")) {
-			n = int(cib.Infinity)
-			op = "start"
+		switch {
+		case f.RC == rcConfigured:
+			n, cause = int(cib.Infinity), banCause{kind: "fatal", op: f.Op, node: f.Node, rc: f.RC}
+		case f.RC >= rcFirstHard && f.RC <= rcLastHard && cause.kind != "fatal":
+			n, cause = int(cib.Infinity), banCause{kind: "hard", op: f.Op, node: f.Node, rc: f.RC}
+		case f.Op == "start" && cib.IsTrue(s.c.Property("start-failure-is-fatal")) && cause.kind == "":
+			n, cause = int(cib.Infinity), banCause{kind: "start", op: f.Op, node: f.Node, rc: f.RC}
 		}
 		total += n
 	}
-	return min(total, int(cib.Infinity)), op
+	return min(total, int(cib.Infinity)), cause
+}
+
+// banCause says why failures ban a resource from a node regardless of migration-threshold.
+type banCause struct {
+	kind string // "", "start", "hard" or "fatal"
+	op   string
+	node string // where the failure happened
+	rc   int
 }
 
 func sortedCopy(xs []string) []string {

@@ -73,14 +73,25 @@ type ResourceState struct {
 }
 
 // FailCount is the failure history of one primitive on one node. Op is the failed operation (start,
-// monitor, stop); a failed start with start-failure-is-fatal=true counts as INFINITY failures.
+// monitor, stop); a failed start with start-failure-is-fatal=true counts as INFINITY failures. RC is the
+// OCF exit code of the last failure: as in pacemaker, 2-5 (OCF_ERR_ARGS, _UNIMPLEMENTED, _PERM, _INSTALLED)
+// are hard errors that ban the resource from this node, and 6 (OCF_ERR_CONFIGURED) is a fatal error that
+// bans it from every node; other codes are soft (counted against migration-threshold).
 type FailCount struct {
 	Resource    string
 	Node        string
 	Count       int
 	Op          string
+	RC          int
 	LastFailure time.Time
 }
+
+// The OCF exit codes whose failures are not soft (Pacemaker Administration, OCF return codes).
+const (
+	rcFirstHard  = 2 // OCF_ERR_ARGS
+	rcLastHard   = 5 // OCF_ERR_INSTALLED
+	rcConfigured = 6 // OCF_ERR_CONFIGURED: fatal
+)
 
 // Kind is what an Action does.
 type Kind string

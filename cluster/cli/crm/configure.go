@@ -160,10 +160,10 @@ func (a *app) verify(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	// Warnings go to stderr as crmsh's "WARNING: ..." lines; errors come back as the command's error and
+	// are printed once, as "ERROR: ..." lines (they were also printed unprefixed on stdout before).
 	diags := crmsh.Verify(st.CIB, metadataFunc(cmd.Context()))
-	for _, d := range diags {
-		fmt.Fprintln(a.out, d.String())
-	}
+	a.warn(diags)
 	return crmsh.AsError(diags)
 }
 

@@ -47,14 +47,20 @@ func (a *app) nodeCmd() *cobra.Command {
 }
 
 // targetNodes resolves crmsh's node arguments: none = the local node, --all = every node; a trailing
-// lifetime word (forever, reboot) is accepted. Unknown names are an error naming them.
+// lifetime word forever is accepted; reboot (an attribute that ends when the node restarts) is refused, as
+// Duet keeps node attributes only in the CIB. Unknown names are an error naming them.
 func (a *app) targetNodes(ctx context.Context, args []string) ([]string, error) {
 	st, err := a.status(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(args) > 0 && (args[len(args)-1] == "forever" || args[len(args)-1] == "reboot" || args[len(args)-1] == "lifetime=forever") {
-		args = args[:len(args)-1]
+	if len(args) > 0 {
+		switch args[len(args)-1] {
+		case "forever", "lifetime=forever":
+			args = args[:len(args)-1]
+		case "reboot", "lifetime=reboot":
+			return nil, fmt.Errorf("lifetime reboot is not supported: the attribute would outlive the node's restart; use forever (the default) and undo it by hand")
+		}
 	}
 	all := false
 	var names []string

@@ -17,7 +17,8 @@ import (
 // CRM_EX_UNAVAILABLE... shown as "not connected") when clusterd cannot be reached.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := NewCommand(stdout)
-	cmd.SetArgs(args)
+	cmd.SetArgs(fenceLevelArgs(args))
+	cmd.Annotations = map[string]string{"request": strings.TrimSpace("crm_mon " + strings.Join(args, " "))}
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -30,6 +31,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// fenceLevelArgs rewrites pacemaker's -mLEVEL (an optional argument attached to the short flag, as in
+// crm_mon -1 -m3) to --fence-history=LEVEL, which the flag parser understands.
+func fenceLevelArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if len(a) == 3 && a[:2] == "-m" && a[2] >= '0' && a[2] <= '3' {
+			a = "--fence-history=" + a[2:]
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // NewCommand builds crm_mon's cobra command.
@@ -53,13 +67,17 @@ func NewCommand(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("--output-as=%s: want text, console or xml", outputAs)
 			}
 			c := client.New(socket)
-			o := Options{Inactive: inactive, FailCounts: failcounts, FenceHistory: fenceHistory > 0 || cmd.Flags().Changed("fence-history"), Timeline: !noTimeline}
+			o := Options{Inactive: inactive, FailCounts: failcounts, FenceHistory: fenceHistory > 0, Timeline: !noTimeline}
 			render := func(st *api.Status) (string, error) {
 				if simple {
 					return Simple(st), nil
 				}
 				if outputAs == "xml" {
-					return XML(st, "crm_mon "+strings.Join(cmd.Flags().Args(), " "))
+					request := cmd.Annotations["request"] // the command line, as pacemaker's request attribute
+					if request == "" {
+						request = "crm_mon"
+					}
+					return XML(st, request)
 				}
 				return Text(st, o), nil
 			}
@@ -121,5 +139,6 @@ func Simple(st *api.Status) string {
 	case !st.Quorum.Quorate:
 		return "CLUSTER WARN: no quorum\n"
 	}
-	return fmt.Sprintf("CLUSTER OK: %d nodes online, %d resource instances configured\n", online, len(Resources(st)))
+	total, _ := Configured(st, Resources(st))
+	return fmt.Sprintf("CLUSTER OK: %d nodes online, %d resource instances configured\n", online, total)
 }

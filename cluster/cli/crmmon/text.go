@@ -55,16 +55,11 @@ func Text(st *api.Status, o Options) string {
 	}
 	p("  * %d nodes configured\n", len(st.Nodes))
 	rscs := Resources(st)
-	disabled := 0
-	for _, r := range rscs {
-		if r.Disabled {
-			disabled++
-		}
-	}
+	total, disabled := Configured(st, rscs)
 	if disabled > 0 {
-		p("  * %d resource instances configured (%d DISABLED)\n", len(rscs), disabled)
+		p("  * %d resource instances configured (%d DISABLED)\n", total, disabled)
 	} else {
-		p("  * %d resource instances configured\n", len(rscs))
+		p("  * %d resource instances configured\n", total)
 	}
 	p("  * CIB epoch: %d (admin_epoch %d)\n", c.Epoch, c.AdminEpoch)
 	if cib.IsTrue(c.Property("maintenance-mode")) {
@@ -125,13 +120,30 @@ func Text(st *api.Status, o Options) string {
 		for _, f := range fa {
 			p("  * %s ", f.Rsc)
 			if f.Op.Interval > 0 {
-				p("%s-interval ", formatMS(f.Op.Interval))
+				p("%s-interval ", readableInterval(f.Op.Interval))
 			}
-			p("%s on %s returned '%s'", f.Op.Op, f.Node, f.Op.RCText)
-			if f.Op.Reason != "" {
-				p(" (%s)", f.Op.Reason)
+			action := f.Op.Op
+			if action == "monitor" && f.Op.Interval == 0 {
+				action = "probe" // as pacemaker names a one-shot monitor
 			}
-			p(" at %s after %s\n", ctime(f.Op.When), formatMS(f.Op.Exec))
+			if status := execStatus(f.Op.RC); status != "complete" {
+				// An operation that did not run to an exit code, in pacemaker's words.
+				p("%s on %s could not be executed (%s", action, f.Node, status)
+				if f.Op.Reason != "" {
+					p(": %s", f.Op.Reason)
+				}
+				p(")")
+			} else {
+				p("%s on %s returned '%s'", action, f.Node, f.Op.RCText)
+				if f.Op.Reason != "" {
+					p(" (%s)", f.Op.Reason)
+				}
+			}
+			p(" at %s", ctime(f.Op.When))
+			if f.Op.Exec >= time.Millisecond {
+				p(" after %s", readableInterval(f.Op.Exec))
+			}
+			p("\n")
 		}
 	}
 	if o.FenceHistory && len(st.Store.Fencing) > 0 {
@@ -183,11 +195,8 @@ func hasActive(rscs []Rsc, node string) bool {
 }
 
 func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive bool) {
-	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	if len(rscs) == 0 {
-		p("  * No resources\n")
-		return
-	}
+	printed := false
+	p := func(format string, a ...any) { printed = true; fmt.Fprintf(b, format, a...) }
 	byID := map[string]Rsc{}
 	for _, r := range rscs {
 		byID[r.ID] = r
@@ -211,8 +220,10 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 		if !r.Managed {
 			flags = append(flags, "unmanaged")
 		}
-		if r.Blocked != "" && r.Role() == "Stopped" {
+		if r.Blocked != "" {
 			flags = append(flags, "blocked: "+r.Blocked)
+		} else if r.Why != "" && r.Role() == "Stopped" {
+			flags = append(flags, r.Why)
 		}
 		if len(flags) > 0 {
 			p(" (%s)", strings.Join(flags, ", "))
@@ -247,6 +258,9 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 						started = append(started, n)
 					}
 				}
+			}
+			if !inactive && len(started) == 0 {
+				continue
 			}
 			p("  * Clone Set: %s [%s]:\n", cl.ID, cl.Child)
 			if len(started) > 0 {
@@ -290,6 +304,13 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 		for _, m := range members {
 			line("    ", m)
 		}
+	}
+	// As pacemaker: "No resources" under -r, "No active resources" without it.
+	switch {
+	case !printed && inactive:
+		p("  * No resources\n")
+	case !printed:
+		p("  * No active resources\n")
 	}
 }
 
@@ -335,9 +356,32 @@ func migrationThreshold(c *cib.CIB, rsc string) string {
 	return "1000000"
 }
 
-func formatMS(d time.Duration) string {
-	if d%time.Second == 0 && d >= time.Second {
-		return fmt.Sprintf("%ds", int(d/time.Second))
+// readableInterval formats a duration as pacemaker's pcmk__readable_interval does, quirks included: days,
+// hours and minutes only when strictly more than one, then N.NNNs above one second, else NNNms ("1000ms",
+// "1.001s", "10s", "60s", "1m30s"), and "0s" for nothing.
+func readableInterval(d time.Duration) string {
+	ms := d.Milliseconds()
+	var b strings.Builder
+	for _, u := range []struct {
+		ms     int64
+		suffix string
+	}{{24 * 3600 * 1000, "d"}, {3600 * 1000, "h"}, {60 * 1000, "m"}} {
+		if ms > u.ms {
+			fmt.Fprintf(&b, "%d%s", ms/u.ms, u.suffix)
+			ms %= u.ms
+		}
 	}
-	return fmt.Sprintf("%dms", d.Milliseconds())
+	switch {
+	case ms > 1000:
+		fmt.Fprintf(&b, "%d", ms/1000)
+		if ms%1000 > 0 {
+			fmt.Fprintf(&b, ".%03d", ms%1000)
+		}
+		b.WriteString("s")
+	case ms > 0:
+		fmt.Fprintf(&b, "%dms", ms)
+	case b.Len() == 0:
+		b.WriteString("0s")
+	}
+	return b.String()
 }

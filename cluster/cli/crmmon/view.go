@@ -5,7 +5,10 @@ package crmmon
 import (
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
+	"github.com/duet-ha/duet/agents"
 	"github.com/duet-ha/duet/cluster/api"
 	"github.com/duet-ha/duet/cluster/cib"
 	"github.com/duet-ha/duet/cluster/store"
@@ -20,7 +23,8 @@ type Rsc struct {
 	Failed   []string // nodes where its last op failed and it may still be there
 	Disabled bool     // target-role=Stopped
 	Managed  bool
-	Blocked  string // the scheduler's reason when it cannot run
+	Blocked  string // the scheduler's reason when the cluster cannot act on it (crm_mon's "blocked")
+	Why      string // the scheduler's reason why it runs nowhere, when it is neither blocked nor disabled
 }
 
 // Role is crm_mon's role word for the resource on one node.
@@ -75,12 +79,46 @@ func Resources(st *api.Status) []Rsc {
 				r.Running = append(r.Running, node)
 			}
 		}
-		if st.Store.Transition != nil {
-			r.Blocked = st.Store.Transition.Reason[p.ID]
+		if tr := st.Store.Transition; tr != nil {
+			why := tr.Reason[p.ID]
+			switch {
+			case tr.Blocked[p.ID]:
+				r.Blocked = strings.TrimPrefix(why, "blocked: ")
+				if r.Blocked == "" {
+					r.Blocked = "blocked"
+				}
+			case !r.Disabled:
+				r.Why = why
+			}
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// Configured counts resource instances as crm_mon's summary does: a clone's child counts once per instance
+// (clone-max, by default one per node that runs resources); it returns the total and the disabled ones.
+func Configured(st *api.Status, rscs []Rsc) (total, disabled int) {
+	perClone := 0
+	for _, n := range st.Nodes {
+		if !n.Witness {
+			perClone++
+		}
+	}
+	for _, r := range rscs {
+		n := 1
+		if cl, ok := cloneByID(st.CIB, r.Parent); ok {
+			n = perClone
+			if v, err := strconv.Atoi(cl.Meta["clone-max"]); err == nil && v >= 0 {
+				n = v
+			}
+		}
+		total += n
+		if r.Disabled {
+			disabled += n
+		}
+	}
+	return total, disabled
 }
 
 func metaOf(c *cib.CIB, id, key string) string {
@@ -104,6 +142,19 @@ func sortedNodes[T any](m map[string]T) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// execStatus is pacemaker's execution status of an operation with this result code: "complete" when the
+// agent ran and exited, "Timed Out" or "Error" for Duet's codes of an operation that timed out or could
+// not run at all.
+func execStatus(rc int) string {
+	switch agents.RC(rc) {
+	case agents.Timeout:
+		return "Timed Out"
+	case agents.ExecErr:
+		return "Error"
+	}
+	return "complete"
 }
 
 // FailedAction is one line of "Failed Resource Actions".

@@ -149,6 +149,7 @@ type xmlFail struct {
 	ExitStr  string `xml:"exitstatus,attr"`
 	ExitRsn  string `xml:"exitreason,attr"`
 	ExitCode int    `xml:"exitcode,attr"`
+	Status   string `xml:"status,attr"`
 	Task     string `xml:"task,attr"`
 	Interval int64  `xml:"interval,attr"`
 	Change   string `xml:"last-rc-change,attr"`
@@ -204,12 +205,9 @@ func XML(st *api.Status, request string) (string, error) {
 	s.LastChange.User, s.LastChange.Client, s.LastChange.Origin = c.LastChange.User, c.LastChange.Via, c.LastChange.Node
 	s.NodesConfigured.Number = len(st.Nodes)
 	rscs := Resources(st)
-	s.ResourcesConfigured.Number = len(rscs)
+	s.ResourcesConfigured.Number, s.ResourcesConfigured.Disabled = Configured(st, rscs)
 	for _, x := range rscs {
-		if x.Disabled {
-			s.ResourcesConfigured.Disabled++
-		}
-		if x.Blocked != "" && x.Role() == "Stopped" {
+		if x.Blocked != "" {
 			s.ResourcesConfigured.Blocked++
 		}
 	}
@@ -246,7 +244,7 @@ func XML(st *api.Status, request string) (string, error) {
 	mk := func(x Rsc) xmlResource {
 		nodes := append(append([]string{}, x.Running...), x.Failed...)
 		xr := xmlResource{ID: x.ID, Agent: x.Agent, Role: x.Role(), Active: len(nodes) > 0, Managed: x.Managed,
-			Failed: len(x.Failed) > 0, NodesRunningOn: len(nodes), Blocked: x.Blocked != "" && len(nodes) == 0}
+			Failed: len(x.Failed) > 0, NodesRunningOn: len(nodes), Blocked: x.Blocked != ""}
 		if xr.Blocked {
 			xr.BlockedReason = x.Blocked
 		}
@@ -281,7 +279,7 @@ func XML(st *api.Status, request string) (string, error) {
 	}
 	for _, f := range FailedActions(st) {
 		r.Failures = append(r.Failures, xmlFail{OpKey: fmt.Sprintf("%s_%s_%d", f.Rsc, f.Op.Op, f.Op.Interval.Milliseconds()), Node: f.Node,
-			ExitStr: f.Op.RCText, ExitRsn: f.Op.Reason, ExitCode: f.Op.RC, Task: f.Op.Op, Interval: f.Op.Interval.Milliseconds(),
+			ExitStr: f.Op.RCText, ExitRsn: f.Op.Reason, ExitCode: f.Op.RC, Status: execStatus(f.Op.RC), Task: f.Op.Op, Interval: f.Op.Interval.Milliseconds(),
 			Change: f.Op.When.Format(xmlTime), Exec: f.Op.Exec.Milliseconds()})
 	}
 	for _, f := range st.Store.Fencing {
