@@ -3,7 +3,6 @@ package crm
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -218,4 +217,3 @@ func (a *app) erase(cmd *cobra.Command, args []string) error {
 	return a.editCIB(cmd.Context(), func(c *cib.CIB) error { return crmsh.Replace(c, nil) })
 }
 
-var _ = io.Discard
