@@ -216,4 +216,3 @@ func (a *app) erase(cmd *cobra.Command, args []string) error {
 	}
 	return a.editCIB(cmd.Context(), func(c *cib.CIB) error { return crmsh.Replace(c, nil) })
 }
-
