@@ -35,11 +35,24 @@ func Replace(c *cib.CIB, st *Statements) error {
 }
 
 // Command applies one `crm configure <statement>` typed on a command line (see ParseArgs) with Update's
-// rules. It returns the warnings; on any error c is unchanged and the error is a *DiagnosticsError.
+// rules, except that, as in crmsh, a resource or constraint may not take an id that is already in use (change
+// an object with `load update`, `resource param|meta`, or delete it first). It returns the warnings; on any
+// error c is unchanged and the error is a *DiagnosticsError.
 func Command(c *cib.CIB, args []string) ([]Diagnostic, error) {
 	st, diags := ParseArgs(args)
 	if err := AsError(diags); err != nil {
 		return diags, err
+	}
+	existing := map[string]bool{}
+	eachObject(c, func(_, id string) { existing[id] = true })
+	var used []Diagnostic
+	eachObject(&st.Config, func(kind, id string) {
+		if existing[id] {
+			used = append(used, Diagnostic{File: st.File, Line: 1, Object: kind + " " + id, Word: id, Msg: id + ": id is already in use"})
+		}
+	})
+	if len(used) > 0 {
+		return diags, &DiagnosticsError{Diags: used}
 	}
 	if err := Update(c, st); err != nil {
 		return diags, err

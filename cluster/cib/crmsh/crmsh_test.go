@@ -206,6 +206,17 @@ func TestCommand(t *testing.T) {
 	if err == nil || err.Error() != `<command line>:1: primitive x: unknown keyword "parms" (did you mean "params"?)` {
 		t.Errorf("Command typo: %v", err)
 	}
+	// as crmsh: an id in use is refused, whatever kind of object holds it, and nothing changes
+	for _, args := range [][]string{
+		{"primitive", "vip", "IPaddr2", "params", "ip=192.0.2.99"},
+		{"primitive", "g", "lsb:x"},
+		{"location", "vip", "g", "10:", "n1"},
+	} {
+		_, err := Command(c, args)
+		if err == nil || !strings.HasSuffix(err.Error(), args[1]+": id is already in use") {
+			t.Errorf("Command(%q) = %v, want the id refused as in use", args, err)
+		}
+	}
 	want := "primitive vip IPaddr2 \\\n\tparams ip=192.0.2.10 description=\"a b\" \\\n\top monitor interval=10s\ngroup g vip\n"
 	if got := Show(c); got != want {
 		t.Errorf("Show = %q want %q", got, want)

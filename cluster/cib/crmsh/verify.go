@@ -153,6 +153,28 @@ func checkParams(p cib.Primitive, meta MetadataFunc) []Diagnostic {
 	return diags
 }
 
+// eachObject calls fn for every resource and constraint of c, with its kind ("primitive", "group", ...).
+func eachObject(c *cib.CIB, fn func(kind, id string)) {
+	for _, p := range c.Primitives {
+		fn("primitive", p.ID)
+	}
+	for _, g := range c.Groups {
+		fn("group", g.ID)
+	}
+	for _, cl := range c.Clones {
+		fn("clone", cl.ID)
+	}
+	for _, l := range c.Locations {
+		fn("location", l.ID)
+	}
+	for _, x := range c.Colocations {
+		fn("colocation", x.ID)
+	}
+	for _, x := range c.Orders {
+		fn("order", x.ID)
+	}
+}
+
 // integrity finds what makes a configuration not hold together: duplicate ids, references to resources
 // that do not exist, group members that are not primitives, a resource in two containers, constraints
 // naming one resource twice. Update and Replace refuse a result with any of these.
@@ -162,31 +184,13 @@ func integrity(c *cib.CIB) []Diagnostic {
 		diags = append(diags, Diagnostic{Object: object, Word: word, Msg: fmt.Sprintf(format, args...)})
 	}
 	owner := map[string]string{}
-	claim := func(kind, id string) {
+	eachObject(c, func(kind, id string) {
 		if prev, dup := owner[id]; dup {
 			add(kind+" "+id, id, "id %q is already used by %s", id, prev)
 			return
 		}
 		owner[id] = kind + " " + id
-	}
-	for _, p := range c.Primitives {
-		claim("primitive", p.ID)
-	}
-	for _, g := range c.Groups {
-		claim("group", g.ID)
-	}
-	for _, cl := range c.Clones {
-		claim("clone", cl.ID)
-	}
-	for _, l := range c.Locations {
-		claim("location", l.ID)
-	}
-	for _, x := range c.Colocations {
-		claim("colocation", x.ID)
-	}
-	for _, x := range c.Orders {
-		claim("order", x.ID)
-	}
+	})
 	names := map[string]bool{}
 	for _, n := range c.Nodes {
 		if names[n.Name] {
