@@ -96,7 +96,10 @@ func (a *app) statusCmd() *cobra.Command {
 				case "simple":
 					_, err = io.WriteString(a.out, crmmon.Simple(st))
 					return err
-				case "bynode", "inactive", "ops", "timing", "verbose", "quiet", "noheaders", "detail", "brief", "tickets":
+				case "inactive", "verbose":
+					// crm_mon -r is on already; -V only raises crm_mon's own log level
+				case "bynode", "ops", "timing", "quiet", "noheaders", "detail", "brief", "tickets", "html":
+					return fmt.Errorf("status: option %q (crm_mon %s) is not supported by Duet yet", arg, crmMonFlag[arg])
 				default:
 					return fmt.Errorf("status: unknown option %q", arg)
 				}
@@ -106,6 +109,10 @@ func (a *app) statusCmd() *cobra.Command {
 		},
 	}
 }
+
+// crmMonFlag is crmsh's translation of a status option into crm_mon's flag (crmsh/cmd_status.py).
+var crmMonFlag = map[string]string{"bynode": "-n", "ops": "-o", "timing": "-t", "quiet": "-Q", "noheaders": "-D",
+	"detail": "-R", "brief": "-b", "tickets": "-c", "html": "--output-as html"}
 
 // change is who makes a change, for "Last change: ... by USER via crm on NODE".
 func change() cib.Change {
