@@ -214,5 +214,18 @@ func (a *app) erase(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 && args[0] != "nodes" {
 		return fmt.Errorf("erase: unknown argument %q (want nodes or nothing)", args[0])
 	}
-	return a.editCIB(cmd.Context(), func(c *cib.CIB) error { return crmsh.Replace(c, nil) })
+	nodes := len(args) == 1
+	return a.editCIB(cmd.Context(), func(c *cib.CIB) error {
+		if err := crmsh.Replace(c, nil); err != nil {
+			return err
+		}
+		if nodes {
+			// crmsh removes the node entries too; in Duet nodes are membership, so what goes is what was
+			// configured on them: attributes (standby included) and descriptions
+			for i := range c.Nodes {
+				c.Nodes[i].Attributes, c.Nodes[i].AttrOrder, c.Nodes[i].Description = nil, nil, ""
+			}
+		}
+		return nil
+	})
 }

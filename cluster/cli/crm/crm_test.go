@@ -188,6 +188,13 @@ func TestVerbs(t *testing.T) {
 	if text := show(); strings.Contains(text, "primitive") {
 		t.Fatalf("erase left resources:\n%s", text)
 	}
+	must("node", "standby", "n2", "forever")
+	must("configure", "erase")
+	has(must("node", "show", "n2"), "standby=on") // plain erase keeps what is set on nodes
+	must("configure", "erase", "nodes")
+	if text := must("node", "show", "n2"); !strings.Contains(text, "n2(2): member") || strings.Contains(text, "standby") {
+		t.Fatalf("erase nodes left the node's attributes:\n%s", text)
+	}
 	has(must("status"), "Cluster Summary:", "Current DC: n1", "Online: [ n1 n2 ]", "Full List of Resources:")
 	has(must("status", "inactive", "verbose"), "Full List of Resources:")
 }
