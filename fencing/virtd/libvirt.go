@@ -21,7 +21,10 @@ import (
 type Libvirt struct {
 	URIs  []string
 	Virsh string // default "virsh"
-	Log   *slog.Logger
+	// Helper, when set, is the command of the libvirt helper (RunLibvirtHelper), used instead of virsh;
+	// the URI is appended to it.
+	Helper []string
+	Log    *slog.Logger
 	// OpTimeout bounds one virsh command (default 30 s); a session that times out is restarted.
 	OpTimeout time.Duration
 
@@ -82,7 +85,11 @@ func (l *Libvirt) session(uri string) (*virshSession, error) {
 		s.Stop()
 		delete(l.sessions, uri)
 	}
-	s, err := startVirsh(l.Virsh, uri, l.Log)
+	argv := []string{l.Virsh, "-q", "-c", uri}
+	if len(l.Helper) > 0 {
+		argv = append(append([]string(nil), l.Helper...), uri)
+	}
+	s, err := startVirsh(argv, uri, l.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -58,14 +58,15 @@ type virshOutput struct {
 	text string
 }
 
-// startVirsh starts `virsh -q -c uri` and its reader. The session lives until Stop.
-func startVirsh(virsh, uri string, log *slog.Logger) (*virshSession, error) {
+// startVirsh starts argv (`virsh -q -c URI`, or the libvirt helper) and its reader. The session lives
+// until Stop.
+func startVirsh(argv []string, uri string, log *slog.Logger) (*virshSession, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start virsh -c %s: %w", uri, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, virsh, "-q", "-c", uri)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.WaitDelay = time.Second
@@ -82,7 +83,7 @@ func startVirsh(virsh, uri string, log *slog.Logger) (*virshSession, error) {
 	s := &virshSession{uri: uri, cmd: cmd, stdin: stdin, stdout: r, cancel: cancel, out: make(chan virshOutput), done: make(chan struct{})}
 	s.wg.Add(1)
 	go s.read(ctx)
-	log.Debug("virsh session started", "uri", uri, "pid", cmd.Process.Pid)
+	log.Debug("virsh session started", "uri", uri, "command", argv[0], "pid", cmd.Process.Pid)
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -259,3 +260,54 @@ done`
 }
 
 var errAny = errors.New("any error")
+
+// The helper answers what virsh would for what the backend sends, errors included, and an unknown URI
+// gives errors, not a dead session.
+func TestLibvirtHelperProtocol(t *testing.T) {
+	if !haveLibvirtHelper {
+		t.Skip("built without cgo: no libvirt helper")
+	}
+	needVirsh(t)
+	in := "domstate test;echo @''1.\nlist --all --uuid --name\ndestroy test;domstate test\ndestroy test\n" +
+		"start 6695eb01-f6a4-8304-79aa-97f2502e193f;domstate test\ndomstate nosuch\nfrobnicate\n"
+	var out strings.Builder
+	if err := RunLibvirtHelper("test:///default", strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "running\n@1.\n6695eb01-f6a4-8304-79aa-97f2502e193f test\nshut off\n" +
+		"error: Failed to destroy domain 'test'\nerror: Requested operation is not valid: domain is not running\n" +
+		"running\nerror: failed to get domain 'nosuch'\nerror: Domain not found\nerror: unknown command: 'frobnicate'\n"
+	if out.String() != want {
+		t.Errorf("helper said:\n%s\nwant:\n%s", out.String(), want)
+	}
+	out.Reset()
+	if err := RunLibvirtHelper("nosuchdriver:///x", strings.NewReader("domstate test\necho @''2.\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if lines := parseVirshLines(out.String()); len(lines) < 2 || !lines[0].Err || lines[len(lines)-1].Text != "@2." {
+		t.Errorf("helper without a connection said %q", out.String())
+	}
+}
+
+// fence_virtd uses the helper unless the configuration names a virsh.
+func TestUseLibvirtHelper(t *testing.T) {
+	if !haveLibvirtHelper {
+		t.Skip("built without cgo: no libvirt helper")
+	}
+	needVirsh(t)
+	log := slog.New(slog.DiscardHandler)
+	l := newTestLibvirt(t, "test:///default")
+	useLibvirtHelper(l, &Node{Block: true}, log)
+	if len(l.Helper) != 2 || l.Helper[1] != "-libvirt-helper" {
+		t.Fatalf("Helper = %q", l.Helper)
+	}
+	if st, err := l.Status(context.Background(), "test"); err != nil || st != fencing.PoweredOn {
+		t.Fatalf("Status through the helper = %v, %v", st, err)
+	}
+	b := &Node{Block: true, Children: []*Node{{Name: "virsh", Value: "/usr/bin/virsh", HasValue: true}}}
+	l2 := newTestLibvirt(t, "test:///default")
+	useLibvirtHelper(l2, b, log)
+	if l2.Helper != nil {
+		t.Fatalf("Helper = %q with virsh configured", l2.Helper)
+	}
+}
