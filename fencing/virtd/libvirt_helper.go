@@ -15,6 +15,8 @@ typedef void *dv_conn;
 typedef void *dv_dom;
 
 static dv_conn (*dv_open)(const char *);
+static int (*dv_close)(dv_conn);
+static int (*dv_is_alive)(dv_conn);
 static dv_dom (*dv_by_name)(dv_conn, const char *);
 static dv_dom (*dv_by_uuid)(dv_conn, const char *);
 static int (*dv_get_state)(dv_dom, int *, int *, unsigned int);
@@ -36,6 +38,8 @@ static const char *dv_load(void) {
 	if (!h) return dlerror();
 #define DV_SYM(p, n) if (!(*(void **)(&p) = dlsym(h, n))) return "libvirt.so.0 has no " n;
 	DV_SYM(dv_open, "virConnectOpen")
+	DV_SYM(dv_close, "virConnectClose")
+	DV_SYM(dv_is_alive, "virConnectIsAlive")
 	DV_SYM(dv_by_name, "virDomainLookupByName")
 	DV_SYM(dv_by_uuid, "virDomainLookupByUUIDString")
 	DV_SYM(dv_get_state, "virDomainGetState")
@@ -61,6 +65,14 @@ static int dv_err(char *msg, int n) {
 static dv_conn dv_connect(const char *uri, char *msg, int n) {
 	dv_conn c = dv_open(uri);
 	if (!c) dv_err(msg, n);
+	return c;
+}
+
+static void dv_disconnect(dv_conn c) { dv_close(c); }
+
+// dv_check closes c and returns NULL if its connection is dead (libvirtd restarted, say).
+static dv_conn dv_check(dv_conn c) {
+	if (c && dv_is_alive(c) != 1) { dv_close(c); return NULL; }
 	return c;
 }
 
@@ -120,26 +132,33 @@ var virshStateWords = []string{"no state", "running", "idle", "paused", "in shut
 // RunLibvirtHelper is the libvirt helper process: it opens uri with libvirt in process (libvirt.so.0,
 // loaded at run time) and answers, on in and out, the subset of virsh's interactive language that the
 // libvirt backend speaks (domstate, destroy, start, list --all --uuid --name, echo; commands separated by
-// ";"), printing what virsh prints, so the backend's session code drives either. It reads its input with
+// ";"), printing what virsh prints, so the backend's session code drives either. Like virsh it connects
+// again before a command line when the connection is dead or was never made. It reads its input with
 // buffered reads, where virsh's readline reads a byte at a time (~0.1 ms per command line). It returns
 // when in ends.
 func RunLibvirtHelper(uri string, in io.Reader, out io.Writer) error {
 	if msg := C.dv_load(); msg != nil {
 		return fmt.Errorf("load libvirt: %s", C.GoString(msg))
 	}
-	var msg [512]C.char
 	curi := C.CString(uri)
 	defer C.free(unsafe.Pointer(curi))
-	conn := C.dv_connect(curi, &msg[0], C.int(len(msg)))
+	var conn C.dv_conn
+	defer func() {
+		if conn != nil {
+			C.dv_disconnect(conn)
+		}
+	}()
 	w := bufio.NewWriter(out)
-	if conn == nil {
-		// As virsh: say so, and answer every command with an error.
-		fmt.Fprintf(w, "error: failed to connect to the hypervisor\nerror: %s\n", C.GoString(&msg[0]))
-		w.Flush()
-	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 4096), 1<<16)
 	for sc.Scan() {
+		// As virsh: (re)connect before a command line when there is no live connection, and say why not.
+		if conn = C.dv_check(conn); conn == nil {
+			var msg [512]C.char
+			if conn = C.dv_connect(curi, &msg[0], C.int(len(msg))); conn == nil {
+				fmt.Fprintf(w, "error: failed to connect to the hypervisor\nerror: %s\n", C.GoString(&msg[0]))
+			}
+		}
 		for _, cmd := range strings.Split(sc.Text(), ";") {
 			f := strings.Fields(cmd)
 			if len(f) == 0 {

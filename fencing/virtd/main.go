@@ -171,7 +171,9 @@ func useLibvirtHelper(lv *Libvirt, b *Node, log *slog.Logger) {
 	exe, err := os.Executable()
 	if err == nil {
 		// The in-process test driver: proves that the helper runs and loads libvirt, with no I/O.
-		cmd := exec.Command(exe, "-libvirt-helper", "test:///default")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, exe, "-libvirt-helper", "test:///default")
 		cmd.Stdin = strings.NewReader("echo ok\n")
 		var out []byte
 		if out, err = cmd.Output(); err == nil && !strings.Contains(string(out), "ok") {
