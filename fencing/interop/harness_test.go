@@ -24,7 +24,8 @@ var (
 	buildErr  error
 )
 
-// binaries builds Duet's fence_xvm and fence_virtd once per test binary.
+// binaries builds Duet's fence_xvm and fence_virtd once per test binary, fence_xvm static as it is meant
+// to be built (fencing/README.md).
 func binaries(t *testing.T) (fenceXVM, fenceVirtd string) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -37,7 +38,11 @@ func binaries(t *testing.T) (fenceXVM, fenceVirtd string) {
 			gobin = "/usr/local/go/bin/go"
 		}
 		for _, c := range []string{"fence_xvm", "fence_virtd"} {
-			out, err := exec.Command(gobin, "build", "-o", filepath.Join(binDir, c), "github.com/duet-ha/duet/cmd/"+c).CombinedOutput()
+			cmd := exec.Command(gobin, "build", "-o", filepath.Join(binDir, c), "github.com/duet-ha/duet/cmd/"+c)
+			if c == "fence_xvm" {
+				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			}
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("build %s: %w\n%s", c, err, out)
 				return

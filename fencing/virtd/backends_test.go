@@ -37,11 +37,35 @@ func newTestLibvirt(t *testing.T, uris ...string) *Libvirt {
 	return l
 }
 
+// libvirtModes runs f with the backend driving libvirt through virsh, and through the libvirt helper
+// (this test binary, see TestMain) where the build has it.
+func libvirtModes(t *testing.T, f func(t *testing.T, helper bool)) {
+	t.Run("virsh", func(t *testing.T) {
+		needVirsh(t)
+		f(t, false)
+	})
+	t.Run("helper", func(t *testing.T) {
+		if !haveLibvirtHelper {
+			t.Skip("built without cgo: no libvirt helper")
+		}
+		needVirsh(t) // libvirt-clients brings libvirt0
+		f(t, true)
+	})
+}
+
+func useTestHelper(l *Libvirt, helper bool) {
+	if helper {
+		l.Helper = []string{os.Args[0], "-libvirt-helper"}
+	}
+}
+
 // The libvirt backend against libvirt's in-process test driver: the session keeps the driver's state.
-func TestLibvirtTestDriver(t *testing.T) {
-	needVirsh(t)
+func TestLibvirtTestDriver(t *testing.T) { libvirtModes(t, testLibvirtTestDriver) }
+
+func testLibvirtTestDriver(t *testing.T, helper bool) {
 	ctx := context.Background()
 	l := newTestLibvirt(t, "test:///default")
+	useTestHelper(l, helper)
 	const uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 	steps := []struct {
 		name string
@@ -86,14 +110,16 @@ func TestLibvirtTestDriver(t *testing.T) {
 }
 
 // A custom fixture (paused and shut-off VMs) and two URIs tried in order.
-func TestLibvirtFixtureAndURIs(t *testing.T) {
-	needVirsh(t)
+func TestLibvirtFixtureAndURIs(t *testing.T) { libvirtModes(t, testLibvirtFixtureAndURIs) }
+
+func testLibvirtFixtureAndURIs(t *testing.T, helper bool) {
 	ctx := context.Background()
 	abs, err := filepath.Abs("testdata/node.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := newTestLibvirt(t, "test://"+abs, "test:///default")
+	useTestHelper(l, helper)
 	tests := []struct {
 		target string
 		want   fencing.PowerState

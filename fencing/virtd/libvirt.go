@@ -1,14 +1,10 @@
 package virtd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -25,13 +21,15 @@ import (
 type Libvirt struct {
 	URIs  []string
 	Virsh string // default "virsh"
-	Log   *slog.Logger
+	// Helper, when set, is the command of the libvirt helper (RunLibvirtHelper), used instead of virsh;
+	// the URI is appended to it.
+	Helper []string
+	Log    *slog.Logger
 	// OpTimeout bounds one virsh command (default 30 s); a session that times out is restarted.
 	OpTimeout time.Duration
 
-	mu       sync.Mutex
+	mu       sync.Mutex // serialises operations (and so the commands of each session)
 	sessions map[string]*virshSession
-	seq      int
 }
 
 var _ fencing.Device = (*Libvirt)(nil)
@@ -64,123 +62,76 @@ func NewLibvirt(b *Node, log *slog.Logger) (*Libvirt, error) {
 	return l, nil
 }
 
-type virshSession struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *os.File
-	buf   []byte
-}
-
-func (s *virshSession) close() {
-	s.stdin.Close()
-	s.out.Close()
-	if s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-	}
-	s.cmd.Wait()
-}
-
-// Close ends every virsh session. The backend may be used again afterwards (sessions restart).
+// Close stops every virsh session (no process or goroutine is left). The backend may be used again
+// afterwards: sessions restart on demand.
 func (l *Libvirt) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for uri, s := range l.sessions {
-		s.close()
+		s.Stop()
 		delete(l.sessions, uri)
 	}
 	return nil
 }
 
+// session returns uri's virsh session, starting it (again) if there is none or its virsh has exited.
+// Callers hold l.mu.
 func (l *Libvirt) session(uri string) (*virshSession, error) {
 	if s := l.sessions[uri]; s != nil {
-		return s, nil
+		if s.alive() {
+			return s, nil
+		}
+		l.Log.Warn("virsh session ended, restarting it", "uri", uri, "err", s.err)
+		s.Stop()
+		delete(l.sessions, uri)
 	}
-	r, w, err := os.Pipe()
+	argv := []string{l.Virsh, "-q", "-c", uri}
+	if len(l.Helper) > 0 {
+		argv = append(append([]string(nil), l.Helper...), uri)
+	}
+	s, err := startVirsh(argv, uri, l.Log)
 	if err != nil {
-		return nil, fmt.Errorf("start virsh: %w", err)
+		return nil, err
 	}
-	cmd := exec.Command(l.Virsh, "-q", "-c", uri)
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("start virsh: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("start virsh -c %s: %w", uri, err)
-	}
-	w.Close()
-	s := &virshSession{cmd: cmd, stdin: stdin, out: r}
 	l.sessions[uri] = s
-	l.Log.Debug("virsh session started", "uri", uri, "pid", cmd.Process.Pid)
 	return s, nil
 }
 
-// virsh runs one command line in uri's session and returns its output lines; lines starting with
-// "error:" make it return an error. Callers hold l.mu.
-func (l *Libvirt) virsh(ctx context.Context, uri string, args ...string) ([]string, error) {
+// run runs one virsh command line (commands separated by ";", each argument already safe to put on it)
+// in uri's session and returns its output lines. A session that fails or times out is stopped, and the
+// next command starts a new one. Callers hold l.mu.
+func (l *Libvirt) run(ctx context.Context, uri, line string) ([]virshLine, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("virsh -c %s %s: %w", uri, args[0], err)
+		return nil, fmt.Errorf("virsh -c %s %s: %w", uri, line, err)
 	}
 	s, err := l.session(uri)
 	if err != nil {
 		return nil, err
 	}
-	l.seq++
-	// The quotes split the marker in the echoed command line, so only echo's output contains it whole.
-	marker := fmt.Sprintf("__DUET_MARK%d__", l.seq)
-	line := strings.Join(args, " ") + fmt.Sprintf("\necho __DUET_''MARK%d__\n", l.seq)
-	fail := func(err error) ([]string, error) {
-		s.close()
+	text, err := s.run(ctx, line, l.OpTimeout)
+	if err != nil {
+		s.Stop()
 		delete(l.sessions, uri)
-		return nil, fmt.Errorf("virsh -c %s %s: %w", uri, args[0], err)
+		return nil, fmt.Errorf("virsh -c %s %s: %w", uri, line, err)
 	}
-	if _, err := io.WriteString(s.stdin, line); err != nil {
-		return fail(err)
-	}
-	deadline := time.Now().Add(l.OpTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	s.out.SetReadDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { s.out.SetReadDeadline(time.Now()) })
-	defer stop()
-	chunk := make([]byte, 4096)
-	for {
-		if i := bytes.Index(s.buf, []byte(marker)); i >= 0 {
-			text := string(s.buf[:i])
-			s.buf = append(s.buf[:0], s.buf[i+len(marker):]...)
-			return parseVirshOutput(text)
-		}
-		if len(s.buf) > 1<<20 {
-			return fail(errors.New("output too long"))
-		}
-		n, err := s.out.Read(chunk)
-		s.buf = append(s.buf, chunk[:n]...)
-		if err != nil {
-			return fail(err)
-		}
-	}
+	return parseVirshLines(text), nil
 }
 
-func parseVirshOutput(text string) ([]string, error) {
-	var out, errs []string
-	for _, ln := range strings.Split(text, "\n") {
-		ln = strings.TrimRight(ln, " \r")
-		switch {
-		case strings.HasPrefix(ln, "virsh #"), strings.TrimSpace(ln) == "":
-		case strings.HasPrefix(ln, "error:"):
-			errs = append(errs, strings.TrimSpace(strings.TrimPrefix(ln, "error:")))
-		default:
-			out = append(out, ln)
+// virsh runs one command and returns its output lines; "error:" lines make it return an error.
+// Callers hold l.mu.
+func (l *Libvirt) virsh(ctx context.Context, uri string, args ...string) ([]string, error) {
+	lines, err := l.run(ctx, uri, strings.Join(args, " "))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ln := range lines {
+		if !ln.Err {
+			out = append(out, ln.Text)
 		}
 	}
-	if len(errs) > 0 {
-		return out, errors.New(strings.Join(errs, "; "))
+	if err := virshErrors(lines); err != nil {
+		return out, fmt.Errorf("virsh -c %s %s: %w", uri, args[0], err)
 	}
 	return out, nil
 }
@@ -212,26 +163,32 @@ func (l *Libvirt) domains(ctx context.Context, uri string) ([]domain, error) {
 // need no quoting on its command line.
 var safeNameRE = regexp.MustCompile(`^[A-Za-z_.+:@-][A-Za-z0-9_.+:@-]*$`)
 
+// notFound reports whether err says that virsh did not find the domain.
+func notFound(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "failed to get domain")
+}
+
 // find resolves target and returns it with its virDomainState: by UUID when it is one, else by exact
-// name, trying the URIs in order. A plain name costs one virsh command (domstate by name); other targets
-// are matched against the domain list.
-func (l *Libvirt) find(ctx context.Context, target string) (domain, uint8, error) {
+// name, trying the URIs in order. With then != "", `then HANDLE` runs right after the state is read, on
+// the same virsh command line, and its error is returned as thenErr: a plain name costs one virsh round
+// trip for the whole operation. Other targets are matched against the domain list first.
+func (l *Libvirt) find(ctx context.Context, target, then string) (d domain, st uint8, thenErr, err error) {
 	var errs []error
 	if safeNameRE.MatchString(target) && !uuidRE.MatchString(target) {
 		for _, uri := range l.URIs {
 			d := domain{uri: uri, handle: target, name: target}
-			st, err := l.state(ctx, d)
+			st, thenErr, err := l.stateThen(ctx, d, then)
 			if err == nil {
-				return d, st, nil
+				return d, st, thenErr, nil
 			}
-			if !strings.Contains(err.Error(), "failed to get domain") {
+			if !notFound(err) {
 				errs = append(errs, err)
 			}
 		}
 		if len(errs) == len(l.URIs) {
-			return domain{}, 0, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
+			return domain{}, 0, nil, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
 		}
-		return domain{}, 0, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
+		return domain{}, 0, nil, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
 	}
 	byUUID := uuidRE.MatchString(target)
 	for _, uri := range l.URIs {
@@ -242,15 +199,15 @@ func (l *Libvirt) find(ctx context.Context, target string) (domain, uint8, error
 		}
 		for _, d := range doms {
 			if byUUID && strings.EqualFold(d.uuid, target) || !byUUID && d.name == target {
-				st, err := l.state(ctx, d)
-				return d, st, err
+				st, thenErr, err := l.stateThen(ctx, d, then)
+				return d, st, thenErr, err
 			}
 		}
 	}
 	if len(errs) == len(l.URIs) {
-		return domain{}, 0, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
+		return domain{}, 0, nil, fmt.Errorf("look up %q: %w", target, errors.Join(errs...))
 	}
-	return domain{}, 0, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
+	return domain{}, 0, nil, fmt.Errorf("look up %q: %w", target, fencing.ErrNotFound)
 }
 
 // libvirtStates maps virsh domstate words to virDomainState numbers.
@@ -258,71 +215,96 @@ var libvirtStates = map[string]uint8{"no state": 0, "running": 1, "idle": 2, "bl
 	"in shutdown": 4, "shut off": 5, "crashed": 6, "pmsuspended": 7}
 
 func (l *Libvirt) state(ctx context.Context, d domain) (uint8, error) {
-	lines, err := l.virsh(ctx, d.uri, "domstate", d.handle)
+	st, _, err := l.stateThen(ctx, d, "")
+	return st, err
+}
+
+// stateThen runs `domstate HANDLE` and, when then is not empty, `then HANDLE` on the same command line.
+// err is about domstate (the domain's state could not be read: then's outcome is not known); thenErr
+// holds then's "error:" lines. domstate prints exactly one line, so the lines after it are then's.
+func (l *Libvirt) stateThen(ctx context.Context, d domain, then string) (st uint8, thenErr, err error) {
+	line := "domstate " + d.handle
+	if then != "" {
+		line += ";" + then + " " + d.handle
+	}
+	lines, err := l.run(ctx, d.uri, line)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if len(lines) == 0 {
-		return 0, fmt.Errorf("domstate %s: no output", d.name)
+		return 0, nil, fmt.Errorf("domstate %s: no output", d.name)
 	}
-	st, ok := libvirtStates[strings.TrimSpace(lines[0])]
+	if lines[0].Err {
+		return 0, nil, fmt.Errorf("virsh -c %s domstate %s: %w", d.uri, d.name, virshErrors(lines))
+	}
+	st, ok := libvirtStates[strings.TrimSpace(lines[0].Text)]
 	if !ok {
-		return 0, fmt.Errorf("domstate %s: unknown state %q", d.name, lines[0])
+		return 0, nil, fmt.Errorf("domstate %s: unknown state %q", d.name, lines[0].Text)
 	}
-	return st, nil
+	if err := virshErrors(lines[1:]); err != nil {
+		thenErr = fmt.Errorf("virsh -c %s %s %s: %w", d.uri, then, d.name, err)
+	}
+	return st, thenErr, nil
 }
 
 // Fence destroys (off), starts (on) or destroys and restarts (reboot) the domain. Off of a VM that is
 // already off succeeds; reboot of a VM that is off succeeds and leaves it off, as in the real daemon.
+// Off and on of a plain name take one virsh command line: domstate, then destroy or start, whose error is
+// ignored when the state read first shows there was nothing to do.
 func (l *Libvirt) Fence(ctx context.Context, target string, action fencing.Action) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	d, st, err := l.find(ctx, target)
+	switch action {
+	case fencing.Off, fencing.On:
+		then, word := "destroy", "off"
+		if action == fencing.On {
+			then, word = "start", "on"
+		}
+		_, st, thenErr, err := l.find(ctx, target, then)
+		if err != nil {
+			return fmt.Errorf("fence %s: %w", target, err)
+		}
+		if (st == 5) == (action == fencing.Off) {
+			return nil // already in the wanted state
+		}
+		if thenErr != nil {
+			return fmt.Errorf("fence %s %s: %w", target, word, thenErr)
+		}
+		return nil
+	case fencing.Reboot:
+	default:
+		return fmt.Errorf("fence %s: unknown action %v", target, action)
+	}
+	d, st, _, err := l.find(ctx, target, "")
 	if err != nil {
 		return fmt.Errorf("fence %s: %w", target, err)
 	}
-	off := st == 5
-	switch action {
-	case fencing.Off, fencing.Reboot:
-		if off {
-			return nil
-		}
-		if _, err := l.virsh(ctx, d.uri, "destroy", d.handle); err != nil {
-			return fmt.Errorf("fence %s off: %w", target, err)
-		}
-		if action == fencing.Off {
-			return nil
-		}
-		for i := 0; i < 150; i++ {
-			if st, err := l.state(ctx, d); err == nil && st == 5 {
-				break
-			}
-			if !sleepCtx(ctx, 100*time.Millisecond) {
-				break
-			}
-		}
-		if _, err := l.virsh(ctx, d.uri, "start", d.handle); err != nil {
-			// The real daemon does not report a failed restart either: the node is fenced.
-			l.Log.Warn("restart after reboot failed", "domain", d.name, "err", err)
-		}
-		return nil
-	case fencing.On:
-		if !off {
-			return nil
-		}
-		if _, err := l.virsh(ctx, d.uri, "start", d.handle); err != nil {
-			return fmt.Errorf("fence %s on: %w", target, err)
-		}
+	if st == 5 {
 		return nil
 	}
-	return fmt.Errorf("fence %s: unknown action %v", target, action)
+	if _, err := l.virsh(ctx, d.uri, "destroy", d.handle); err != nil {
+		return fmt.Errorf("fence %s off: %w", target, err)
+	}
+	for i := 0; i < 150; i++ {
+		if st, err := l.state(ctx, d); err == nil && st == 5 {
+			break
+		}
+		if !sleepCtx(ctx, 100*time.Millisecond) {
+			break
+		}
+	}
+	if _, err := l.virsh(ctx, d.uri, "start", d.handle); err != nil {
+		// The real daemon does not report a failed restart either: the node is fenced.
+		l.Log.Warn("restart after reboot failed", "domain", d.name, "err", err)
+	}
+	return nil
 }
 
 // Status is off for a shut-off domain, on for any other state.
 func (l *Libvirt) Status(ctx context.Context, target string) (fencing.PowerState, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, st, err := l.find(ctx, target)
+	_, st, _, err := l.find(ctx, target, "")
 	if err != nil {
 		return fencing.Unknown, fmt.Errorf("get status of %s: %w", target, err)
 	}

@@ -57,6 +57,7 @@ func Start(ctx context.Context, kind string, lc ListenerConfig, srv *Server) (*L
 		go l.multicastLoop(ctx)
 	case "tcp":
 		var lcfg net.ListenConfig
+		lcfg.SetMultipathTCP(false) // fence_xvm and fence_virt connect with plain TCP
 		addr := net.JoinHostPort(lc.Address.String(), strconv.Itoa(lc.Port))
 		ln, err := lcfg.Listen(ctx, "tcp", addr)
 		if err != nil {

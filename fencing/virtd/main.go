@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,11 +62,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	list := fs.Bool("l", false, "list the available backends and listeners")
 	wait := fs.Bool("w", false, "wait for the backend and listener to start, retrying every 5 s")
 	pidfile := fs.String("p", "/var/run/fence_virtd.pid", "pid `file`")
+	helper := fs.String("libvirt-helper", "", "internal: serve the libvirt backend for `URI` on stdin and stdout")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 1
+	}
+	if *helper != "" {
+		if err := RunLibvirtHelper(*helper, os.Stdin, stdout); err != nil {
+			fmt.Fprintf(stderr, "fence_virtd: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "fence_virtd: unexpected argument %q\n", fs.Arg(0))
@@ -118,6 +127,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	if lv, ok := dev.(*Libvirt); ok {
+		useLibvirtHelper(lv, cfg.BackendBlock, log)
+	}
 	if c, ok := dev.(io.Closer); ok {
 		defer c.Close()
 	}
@@ -148,6 +160,31 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	l.Stop()
 	log.Info("fence_virtd stopped")
 	return 0
+}
+
+// useLibvirtHelper makes lv run this program as its libvirt helper (libvirt in process, in a child it can
+// kill) instead of virsh, unless the configuration names a virsh or the helper cannot load libvirt.
+func useLibvirtHelper(lv *Libvirt, b *Node, log *slog.Logger) {
+	if _, ok := b.Get("virsh"); ok || !haveLibvirtHelper {
+		return
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		// The in-process test driver: proves that the helper runs and loads libvirt, with no I/O.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, exe, "-libvirt-helper", "test:///default")
+		cmd.Stdin = strings.NewReader("echo ok\n")
+		var out []byte
+		if out, err = cmd.Output(); err == nil && !strings.Contains(string(out), "ok") {
+			err = fmt.Errorf("unexpected answer %q", out)
+		}
+	}
+	if err != nil {
+		log.Info("libvirt helper unavailable, driving libvirt through virsh", "err", err)
+		return
+	}
+	lv.Helper = []string{exe, "-libvirt-helper"}
 }
 
 // writePidfile refuses when path names a live process, else writes this process's pid.

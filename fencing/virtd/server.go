@@ -133,6 +133,9 @@ func (s *Server) serve(ctx context.Context, req xvm.Request, source string, conn
 	if err != nil {
 		log.Warn("send fence result", "err", err)
 	}
+	if res == xvm.ResultSuccess && (req.Op == xvm.OpOff || req.Op == xvm.OpOn || req.Op == xvm.OpReboot) {
+		log.Info("fenced")
+	}
 	// Recorded whatever happened to the write: the action was carried out.
 	answered = true
 }
@@ -179,8 +182,7 @@ func (s *Server) execute(ctx context.Context, req xvm.Request, source string, lo
 			log.Error("fence failed", "err", err)
 			return xvm.ResultFail, nil
 		}
-		log.Info("fenced")
-		return xvm.ResultSuccess, nil
+		return xvm.ResultSuccess, nil // logged by serve once the answer is sent
 	case xvm.OpStatus:
 		st, err := dev.Status(ctx, req.Domain)
 		switch {

@@ -22,7 +22,17 @@ import (
 	"github.com/duet-ha/duet/fencing/xvm/client"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The libvirt helper tests start this test binary as the helper, as fence_virtd starts itself.
+	if len(os.Args) == 3 && os.Args[1] == "-libvirt-helper" {
+		if err := RunLibvirtHelper(os.Args[2], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // fakeDevice is an in-memory fence device that records every call.
 type fakeDevice struct {

@@ -3,7 +3,11 @@
 # challenge-response, libvirt test:///default backend), inside a private network namespace.
 # Measures, per pair, the median of N client runs (process start included, as a fence agent is run):
 #   status, and off (each off preceded by an untimed on).
-# Pairs: Duet's fence_xvm + Duet's fence_virtd, and Debian's fence_xvm + fence_virtd.
+# Pairs: Duet's fence_xvm + Duet's fence_virtd, and Debian's fence_xvm + fence_virtd. Both daemons run at
+# once (Duet's on port 1229, Debian's on 1230; each client is given its daemon's port with -p) and the two
+# pairs' runs alternate, so a change in the machine's background load hits both alike. A run is timed with
+# bash's $EPOCHREALTIME around the client (no date(1) processes inside the timed interval).
+# Duet's fence_xvm is built as it is meant to be shipped: CGO_ENABLED=0, a static binary (fencing/README.md).
 # Usage (root): scripts/bench/fence.sh [N]     (default N=20; needs scripts/deps.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,64 +20,71 @@ done
 
 work=$(mktemp -d /tmp/duet-fence-bench.XXXXXX)
 ns="duetfb$$"
-daemon_pid=""
+daemon_pids=()
 cleanup() {
-  if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
+  local p
+  for p in "${daemon_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-go build -o "$work/fence_xvm" ./cmd/fence_xvm
+CGO_ENABLED=0 go build -o "$work/fence_xvm" ./cmd/fence_xvm
 go build -o "$work/fence_virtd" ./cmd/fence_virtd
 printf '0123456789abcdef0123456789abcdef' > "$work/key"; chmod 600 "$work/key"
-cat > "$work/fence_virt.conf" <<CONF
+for port in 1229 1230; do
+  cat > "$work/fence_virt.$port.conf" <<CONF
 fence_virtd { listener = "multicast"; backend = "libvirt"; module_path = "/usr/lib/x86_64-linux-gnu/fence-virt"; }
-listeners { multicast { key_file = "$work/key"; address = "225.0.0.12"; interface = "lo"; port = "1229"; } }
+listeners { multicast { key_file = "$work/key"; address = "225.0.0.12"; interface = "lo"; port = "$port"; } }
 backends { libvirt { uri = "test:///default"; } }
 CONF
-chmod 600 "$work/fence_virt.conf"
+  chmod 600 "$work/fence_virt.$port.conf"
+done
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 
-now_ns() { date +%s%N; }
-
-start_daemon() { # $1 = daemon binary
-  ip netns exec "$ns" "$1" -F -f "$work/fence_virt.conf" -p "$work/fvd.pid" > "$work/daemon.log" 2>&1 &
-  daemon_pid=$!
+start_daemon() { # $1 = daemon binary, $2 = port
+  ip netns exec "$ns" "$1" -F -f "$work/fence_virt.$2.conf" -p "$work/fvd.$2.pid" > "$work/daemon.$2.log" 2>&1 &
+  daemon_pids+=($!)
   for _ in $(seq 100); do
-    ip netns exec "$ns" ss -Hlun 'sport = :1229' | grep -q 1229 && return 0
+    ip netns exec "$ns" ss -Hlun "sport = :$2" | grep -q "$2" && return 0
     sleep 0.05
   done
-  echo "fence.sh: $1 did not start:" >&2; cat "$work/daemon.log" >&2; exit 1
+  echo "fence.sh: $1 did not start:" >&2; cat "$work/daemon.$2.log" >&2; exit 1
 }
-stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=""; }
 
-client() { # $1 = client binary, rest = args; fails the run on an unexpected exit status
-  local bin=$1; shift
-  ip netns exec "$ns" "$bin" -k "$work/key" -t 20 "$@" > /dev/null
+client() { # $1 = client binary, $2 = port, rest = args; fails the run on an unexpected exit status
+  local bin=$1 port=$2; shift 2
+  ip netns exec "$ns" "$bin" -k "$work/key" -t 20 -p "$port" "$@" > /dev/null
+}
+
+# timed CLIENT PORT ARGS...: runs the client, prints its wall time in ns
+timed() {
+  local t0 t1
+  t0=$EPOCHREALTIME; client "$@"; t1=$EPOCHREALTIME
+  echo $(( (${t1/./} - ${t0/./}) * 1000 ))
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) printf "%.2f", a[(NR+1)/2]/1e6; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2e6}'; }
 
-measure() { # $1 = client, $2 = daemon; prints "status_ms off_ms"
-  local cl=$1 dm=$2 t0 t1 st=() of=()
-  start_daemon "$dm"
-  client "$cl" -o status -H test   # warm up (virsh session, page cache)
-  for _ in $(seq "$N"); do
-    t0=$(now_ns); client "$cl" -o status -H test; t1=$(now_ns); st+=($((t1 - t0)))
-  done
-  for _ in $(seq "$N"); do
-    client "$cl" -o on -H test
-    t0=$(now_ns); client "$cl" -o off -H test; t1=$(now_ns); of+=($((t1 - t0)))
-  done
-  client "$cl" -o on -H test
-  stop_daemon
-  echo "$(printf '%s\n' "${st[@]}" | median) $(printf '%s\n' "${of[@]}" | median)"
-}
-
-read -r duet_status duet_off < <(measure "$work/fence_xvm" "$work/fence_virtd")
-read -r real_status real_off < <(measure fence_xvm fence_virtd)
+start_daemon "$work/fence_virtd" 1229
+start_daemon fence_virtd 1230
+duet=("$work/fence_xvm" 1229) real=(fence_xvm 1230)
+client "${duet[@]}" -o status -H test; client "${real[@]}" -o status -H test # warm up (page cache, virsh)
+ds=() rs=() dof=() rof=()
+for _ in $(seq "$N"); do
+  ds+=("$(timed "${duet[@]}" -o status -H test)")
+  rs+=("$(timed "${real[@]}" -o status -H test)")
+done
+for _ in $(seq "$N"); do
+  client "${duet[@]}" -o on -H test; dof+=("$(timed "${duet[@]}" -o off -H test)")
+  client "${real[@]}" -o on -H test; rof+=("$(timed "${real[@]}" -o off -H test)")
+done
+client "${duet[@]}" -o on -H test; client "${real[@]}" -o on -H test
+for p in "${daemon_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+daemon_pids=()
+duet_status=$(printf '%s\n' "${ds[@]}" | median) real_status=$(printf '%s\n' "${rs[@]}" | median)
+duet_off=$(printf '%s\n' "${dof[@]}" | median) real_off=$(printf '%s\n' "${rof[@]}" | median)
 
 printf '\nfence round trip, median of %d runs (ms, client process start included)\n' "$N"
 printf '%-34s %10s %10s\n' "pair" "status" "off"

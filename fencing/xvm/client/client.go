@@ -257,6 +257,7 @@ func (c *Client) doMulticast(ctx context.Context, req xvm.Request) (Response, er
 	var lerr error
 	for tries := 0; ; tries++ {
 		var lc net.ListenConfig
+		lc.SetMultipathTCP(false) // the daemons connect with plain TCP; an MPTCP listener only adds work
 		port := max(c.cfg.CallbackPort, 0)
 		l, err := lc.Listen(ctx, network, net.JoinHostPort("", strconv.Itoa(port)))
 		if err == nil {
