@@ -119,6 +119,14 @@ type Agent interface {
 	MetaData(ctx context.Context) (*Metadata, error)
 }
 
+// Releaser is implemented by agents whose resource is announced to the network (a VIP). Release is called on
+// the old node of a planned make-before-break move (meta allow-migrate=true) just before the resource starts
+// on the new node: the resource keeps running here, but stops announcing itself, so that for the moment both
+// nodes hold it only the new one tells the clients where it lives. Stop follows.
+type Releaser interface {
+	Release(ctx context.Context, r Request) Result
+}
+
 // Metadata is the parsed form of an agent's meta-data XML.
 type Metadata struct {
 	Name       string

@@ -75,6 +75,7 @@ type vipState struct {
 	prefix       netip.Prefix
 	burstLeft    int       // announcements still due in the start burst
 	nextAnnounce time.Time // zero: none scheduled
+	released     bool      // Release: held but no longer announced (a planned move is under way)
 }
 
 // New returns an agent over o.Kernel. It starts no goroutine until the first Start.
@@ -414,6 +415,24 @@ func (a *Agent) Start(ctx context.Context, r agents.Request) agents.Result {
 		a.scheduleRefresh(st, now)
 	}
 	a.startLoopLocked()
+	return agents.Result{RC: agents.Success}
+}
+
+// Release stops every announcement of a VIP that stays on its link: the DC calls it on the old holder just
+// before a planned move starts the VIP on the new one. Without it, an announcement still due here (the rest
+// of the start burst, or a refresh) could send the clients back to this node in the moment both hold the
+// address, just before Stop removes it here, and they would stay with a node that no longer answers until
+// the new holder's next announcement (arp_interval later). A VIP not held here needs nothing.
+func (a *Agent) Release(ctx context.Context, r agents.Request) agents.Result {
+	if res, done := ctxResult(ctx, "release"); done {
+		return res
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st := a.vips[r.Resource]; st != nil && !st.released {
+		st.burstLeft, st.nextAnnounce, st.released = 0, time.Time{}, true
+		a.log.Info("vip released: no more announcements from this node", "rsc", r.Resource, "vip", st.prefix.String())
+	}
 	return agents.Result{RC: agents.Success}
 }
 
@@ -763,7 +782,7 @@ func (a *Agent) reassert() {
 		for _, o := range ops {
 			a.log.Warn("vip re-asserted", "rsc", st.rsc, "vip", st.prefix.String(), "op", o.String())
 		}
-		if st.cfg.arpCount > 0 {
+		if st.cfg.arpCount > 0 && !st.released {
 			a.announceLocked(st, time.Now())
 		}
 	}

@@ -305,6 +305,53 @@ func TestBurstRefreshAndReassert(t *testing.T) {
 	})
 }
 
+// TestRelease: after Release (the DC's step before a planned move starts the VIP elsewhere) the address stays
+// but nothing more is announced from this node, neither the rest of the start burst nor a refresh, not even
+// after a re-assert; a new Start announces again.
+func TestRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKernel()
+		ann := &fakeAnnouncer{start: time.Now()}
+		a := New(Options{Kernel: f, Watcher: f, Announcer: ann, CheckInterval: time.Minute, RefreshInterval: 10 * time.Second})
+		defer a.Close()
+		ctx := context.Background()
+		r := req("vip", "ip", "10.250.0.100", "arp_count", "5", "arp_interval", "200")
+		if res := a.Start(ctx, r); res.RC != agents.Success {
+			t.Fatal(res)
+		}
+		time.Sleep(300 * time.Millisecond)
+		synctest.Wait()
+		if got := ann.take(); !reflect.DeepEqual(got, []string{"0s 10.250.0.100 eth0", "200ms 10.250.0.100 eth0"}) {
+			t.Fatalf("burst before Release: %q", got)
+		}
+		if res := a.Release(ctx, r); res.RC != agents.Success {
+			t.Fatal(res)
+		}
+		if res := a.Release(ctx, req("other", "ip", "10.250.0.101")); res.RC != agents.Success {
+			t.Fatalf("Release of a VIP not held here: %v", res)
+		}
+		f.takeOps()
+		f.removeExternally("eth0", "10.250.0.100/24")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := ann.take(); len(got) != 0 {
+			t.Fatalf("announced after Release: %q", got)
+		}
+		if got := f.takeOps(); got != "ip addr replace 10.250.0.100/24 dev eth0" {
+			t.Fatalf("a released VIP is still held (re-asserted): ops %q", got)
+		}
+		if res := a.Monitor(ctx, r); res.RC != agents.Success {
+			t.Fatalf("Monitor of a released VIP: %v", res)
+		}
+		if res := a.Start(ctx, r); res.RC != agents.Success {
+			t.Fatal(res)
+		}
+		if got := ann.take(); len(got) != 1 {
+			t.Fatalf("Start after Release announced %q, want one announcement at once", got)
+		}
+	})
+}
+
 // TestReassertOnTicker covers a kernel without events: the ticker finds the address gone.
 func TestReassertOnTicker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

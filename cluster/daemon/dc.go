@@ -52,10 +52,14 @@ func (d *Daemon) runDC(ctx context.Context) {
 	}
 }
 
+// release is the DC's own step of a make-before-break move (see migrateFirst): on the old node, before the
+// start on the new one, the resource stops announcing itself (agents.Releaser; a no-op for other agents).
+const release scheduler.Kind = "release"
+
 // migrateFirst turns the move of a healthy resource with meta allow-migrate=true (stop on A, then start on B)
-// into make-before-break: start on B first, then stop on A — pacemaker's live migration, reduced to what a
-// VIP needs. Both nodes hold the address for a moment; the new holder's gratuitous ARP moves the clients
-// before the old one lets go, so a planned move loses no request.
+// into make-before-break: release on A, start on B, then stop on A — pacemaker's live migration, reduced to
+// what a VIP needs. Both nodes hold the address for a moment; only the new holder announces it, and its
+// gratuitous ARP moves the clients before the old one lets go.
 func migrateFirst(in scheduler.Input, actions []scheduler.Action) []scheduler.Action {
 	migratable := map[string]bool{}
 	for _, p := range in.CIB.Primitives {
@@ -74,6 +78,11 @@ func migrateFirst(in scheduler.Input, actions []scheduler.Action) []scheduler.Ac
 		online[n.Name] = n.Online
 	}
 	out := slices.Clone(actions)
+	nextID := 0
+	for _, a := range out {
+		nextID = max(nextID, a.ID+1)
+	}
+	var releases []scheduler.Action
 	for i := range out {
 		stop := &out[i]
 		if stop.Kind != scheduler.Stop || !migratable[stop.Resource] || !healthy[[2]string{stop.Resource, stop.Node}] || !online[stop.Node] {
@@ -91,9 +100,14 @@ func migrateFirst(in scheduler.Input, actions []scheduler.Action) []scheduler.Ac
 				return actions
 			}
 			stop.Reason += " (after the start on " + start.Node + ": allow-migrate)"
+			rel := scheduler.Action{ID: nextID, Kind: release, Resource: stop.Resource, Clone: stop.Clone, Node: stop.Node,
+				Timeout: stop.Timeout, Reason: "moving to " + start.Node + ": stop announcing it here first (allow-migrate)"}
+			nextID++
+			start.After = append(start.After, rel.ID)
+			releases = append(releases, rel)
 		}
 	}
-	return out
+	return append(out, releases...)
 }
 
 // dependsOn reports whether action id waits, directly or not, for action on.
@@ -311,6 +325,20 @@ func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib
 	req := executor.Request{Op: string(a.Kind), Resource: p.ID, Agent: p.Agent(), Params: p.Params, Meta: meta,
 		Interval: a.Interval, Timeout: a.Timeout}
 	d.log.Info("DC: action", "rsc", a.Resource, "op", req.Op, "node", a.Node, "interval", a.Interval, "reason", a.Reason)
+	if a.Kind == release {
+		// Best effort, and no entry in the operation history: the move goes on whatever the answer.
+		var res executor.Result
+		var err error
+		if a.Node == d.cfg.NodeName {
+			res = d.exec.Exec(ctx, req)
+		} else {
+			res, err = d.remoteExec(ctx, a.Node, req)
+		}
+		if err != nil || res.Failed {
+			d.log.Warn("DC: release before a move failed; moving anyway", "rsc", a.Resource, "node", a.Node, "err", err, "reason", res.Reason)
+		}
+		return true
+	}
 	var res executor.Result
 	if a.Node == d.cfg.NodeName {
 		res = d.exec.Exec(ctx, req)

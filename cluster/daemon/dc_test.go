@@ -44,5 +44,20 @@ func TestMigrateFirst(t *testing.T) {
 		if migrate == "false" && (stopAfterStart || !startAfterStop) {
 			t.Errorf("allow-migrate=false: want stop first: stop.After=%v start.After=%v", stop.After, start.After)
 		}
+		// make-before-break: the old holder stops announcing before the new one starts
+		rel, ok := find(out, release, "vip", "n1")
+		if migrate == "true" && (!ok || !slices.Contains(start.After, rel.ID) || len(rel.After) != 0) {
+			t.Errorf("allow-migrate=true: want a release on n1 before the start on n2: release %+v (found %v), start.After=%v", rel, ok, start.After)
+		}
+		if migrate == "false" && ok {
+			t.Errorf("allow-migrate=false: unexpected release %+v", rel)
+		}
+		ids := map[int]bool{}
+		for _, a := range out {
+			if ids[a.ID] {
+				t.Errorf("allow-migrate=%s: action id %d used twice: %v", migrate, a.ID, out)
+			}
+			ids[a.ID] = true
+		}
 	}
 }

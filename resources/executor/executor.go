@@ -152,6 +152,15 @@ func (e *Executor) Exec(ctx context.Context, req Request) Result {
 	case "cancel":
 		e.cancelMonitor(req.Resource, req.Interval)
 		return Result{RC: agents.Success, Monitors: e.activeMonitors(req.Resource)}
+	case "release":
+		// before a planned move starts the resource elsewhere; agents without announcements have nothing to do
+		r := Result{RC: agents.Success, Running: true, Monitors: e.activeMonitors(req.Resource)}
+		if _, ok := agent.(agents.Releaser); ok {
+			r = e.run(ctx, agent, req, "release")
+			r.Running, r.Failed = true, r.RC.Severity() != agents.SeverityNone
+			r.Monitors = e.activeMonitors(req.Resource)
+		}
+		return r
 	}
 	return Result{RC: agents.ErrUnimplemented, Reason: fmt.Sprintf("unknown operation %q", req.Op), Failed: true}
 }
@@ -185,6 +194,8 @@ func (e *Executor) run(ctx context.Context, agent agents.Agent, req Request, op 
 		ar = agent.Start(ctx, areq)
 	case "stop":
 		ar = agent.Stop(ctx, areq)
+	case "release":
+		ar = agent.(agents.Releaser).Release(ctx, areq)
 	default:
 		ar = agent.Monitor(ctx, areq)
 	}

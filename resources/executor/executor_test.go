@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,44 @@ func TestStartMonitorStop(t *testing.T) {
 	}
 	if d.Running("r1") {
 		t.Fatal("dummy still running after stop")
+	}
+}
+
+// releasingDummy is a dummy that counts Release calls (agents.Releaser).
+type releasingDummy struct {
+	*dummy.Agent
+	released []string
+}
+
+func (r *releasingDummy) Release(_ context.Context, req agents.Request) agents.Result {
+	r.released = append(r.released, req.Resource)
+	return agents.Result{RC: agents.Success}
+}
+
+// TestRelease: "release" reaches an agent that implements agents.Releaser, is a successful no-op for one that
+// does not, and leaves the resource running with its monitors.
+func TestRelease(t *testing.T) {
+	rd := &releasingDummy{Agent: dummy.New()}
+	reg := agents.NewRegistry(agents.RegistryOptions{Builtin: map[string]agents.Agent{"dummy": dummy.New(), "rdummy": rd}})
+	e := New("n1", reg, slog.New(slog.DiscardHandler), func(Report) {})
+	defer e.Close()
+	ctx := context.Background()
+	for _, agent := range []string{"ocf:duet:dummy", "ocf:duet:rdummy"} {
+		req := Request{Resource: "r1", Agent: agent, Timeout: 5 * time.Second}
+		for _, step := range []struct {
+			op       string
+			interval time.Duration
+		}{{"start", 0}, {"monitor", time.Hour}, {"release", 0}} {
+			req.Op, req.Interval = step.op, step.interval
+			if r := e.Exec(ctx, req); r.Failed || !r.Running || len(r.Monitors) != 1 && step.op == "release" {
+				t.Fatalf("%s %s: %+v", agent, step.op, r)
+			}
+		}
+		req.Op = "stop"
+		e.Exec(ctx, req)
+	}
+	if !slices.Equal(rd.released, []string{"r1"}) {
+		t.Fatalf("Release calls %q, want one for r1", rd.released)
 	}
 }
 
