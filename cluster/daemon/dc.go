@@ -325,35 +325,22 @@ func (d *Daemon) runAction(ctx context.Context, c *cib.CIB, prims map[string]cib
 	req := executor.Request{Op: string(a.Kind), Resource: p.ID, Agent: p.Agent(), Params: p.Params, Meta: meta,
 		Interval: a.Interval, Timeout: a.Timeout}
 	d.log.Info("DC: action", "rsc", a.Resource, "op", req.Op, "node", a.Node, "interval", a.Interval, "reason", a.Reason)
+	res, err := d.execOn(ctx, a.Node, req)
 	if a.Kind == release {
 		// Best effort, and no entry in the operation history: the move goes on whatever the answer.
-		var res executor.Result
-		var err error
-		if a.Node == d.cfg.NodeName {
-			res = d.exec.Exec(ctx, req)
-		} else {
-			res, err = d.remoteExec(ctx, a.Node, req)
-		}
 		if err != nil || res.Failed {
 			d.log.Warn("DC: release before a move failed; moving anyway", "rsc", a.Resource, "node", a.Node, "err", err, "reason", res.Reason)
 		}
 		return true
 	}
-	var res executor.Result
-	if a.Node == d.cfg.NodeName {
-		res = d.exec.Exec(ctx, req)
-	} else {
-		var err error
-		res, err = d.remoteExec(ctx, a.Node, req)
-		if err != nil {
-			d.log.Warn("DC: remote action failed to run", "rsc", a.Resource, "op", req.Op, "node", a.Node, "err", err)
-			// The node may be going away; membership decides. Do not record a result we do not have.
-			select {
-			case <-ctx.Done():
-			case <-time.After(500 * time.Millisecond):
-			}
-			return false
+	if err != nil {
+		d.log.Warn("DC: remote action failed to run", "rsc", a.Resource, "op", req.Op, "node", a.Node, "err", err)
+		// The node may be going away; membership decides. Do not record a result we do not have.
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
 		}
+		return false
 	}
 	if err := d.recordResult(ctx, a.Node, req, res, time.Now()); err != nil {
 		d.log.Warn("record operation result", "rsc", req.Resource, "op", req.Op, "node", a.Node, "err", err)
@@ -388,6 +375,15 @@ func (d *Daemon) recordResult(ctx context.Context, node string, req executor.Req
 	defer cancel()
 	_, err := d.Submit(cctx, store.Command{Kind: store.RecordOp, Node: node, Rsc: req.Resource, Op: rec}, false)
 	return err
+}
+
+// execOn runs an operation on node: here through the executor, elsewhere over the RPC channel (an error
+// means the node could not be asked).
+func (d *Daemon) execOn(ctx context.Context, node string, req executor.Request) (executor.Result, error) {
+	if node == d.cfg.NodeName {
+		return d.exec.Exec(ctx, req), nil
+	}
+	return d.remoteExec(ctx, node, req)
 }
 
 // remoteExec runs an operation on another node over the RPC channel.
