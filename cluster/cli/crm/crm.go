@@ -86,6 +86,9 @@ func (a *app) statusCmd() *cobra.Command {
 				case "failcounts", "full":
 					o.FailCounts = true
 					o.FenceHistory = arg == "full"
+					o.ByNode = o.ByNode || arg == "full" // crmsh's full is crm_mon -ncrft
+				case "bynode":
+					o.ByNode = true
 				case "xml":
 					x, err := crmmon.XML(st, "crm_mon -1 -r --output-as=xml")
 					if err != nil {
@@ -98,7 +101,7 @@ func (a *app) statusCmd() *cobra.Command {
 					return err
 				case "inactive", "verbose":
 					// crm_mon -r is on already; -V only raises crm_mon's own log level
-				case "bynode", "ops", "timing", "quiet", "noheaders", "detail", "brief", "tickets", "html":
+				case "ops", "timing", "quiet", "noheaders", "detail", "brief", "tickets", "html":
 					return fmt.Errorf("status: option %q (crm_mon %s) is not supported by Duet yet", arg, crmMonFlag[arg])
 				default:
 					return fmt.Errorf("status: unknown option %q", arg)
@@ -111,7 +114,7 @@ func (a *app) statusCmd() *cobra.Command {
 }
 
 // crmMonFlag is crmsh's translation of a status option into crm_mon's flag (crmsh/cmd_status.py).
-var crmMonFlag = map[string]string{"bynode": "-n", "ops": "-o", "timing": "-t", "quiet": "-Q", "noheaders": "-D",
+var crmMonFlag = map[string]string{"ops": "-o", "timing": "-t", "quiet": "-Q", "noheaders": "-D",
 	"detail": "-R", "brief": "-b", "tickets": "-c", "html": "--output-as html"}
 
 // change is who makes a change, for "Last change: ... by USER via crm on NODE".

@@ -197,6 +197,7 @@ func TestVerbs(t *testing.T) {
 	}
 	has(must("status"), "Cluster Summary:", "Current DC: n1", "Online: [ n1 n2 ]", "Full List of Resources:")
 	has(must("status", "inactive", "verbose"), "Full List of Resources:")
+	has(must("status", "bynode"), "  * Node n1: online:\n    * Resources:\n", "\nInactive Resources:\n")
 }
 
 // TestUnreachable checks crm's exit code when clusterd is not there: 102, as pacemaker's tools.
@@ -225,7 +226,7 @@ func TestMalformedCommands(t *testing.T) {
 		{"resource", "failcount", "x", "frobnicate", "n1"}, {"resource", "meta", "x", "set", "a"},
 		{"resource", "param", "x", "frob", "a"}, {"resource", "locate"}, {"resource", "clear"},
 		{"node", "attribute", "n1", "set", "a"}, {"node", "attribute", "n9", "show", "a"}, {"node", "fence"},
-		{"status", "sideways"}, {"status", "bynode"}, {"status", "brief"}, {"frobnicate"}, {"node", "standby", "n2", "reboot"},
+		{"status", "sideways"}, {"status", "ops"}, {"status", "brief"}, {"frobnicate"}, {"node", "standby", "n2", "reboot"},
 	} {
 		func() {
 			defer func() {

@@ -112,6 +112,7 @@ func TestTextShapes(t *testing.T) {
 	st := sample(t)
 	golden(t, "full.golden", Text(st, Options{Inactive: true, FailCounts: true, FenceHistory: true, Timeline: true}))
 	golden(t, "active.golden", Text(st, Options{}))
+	golden(t, "bynode.golden", Text(st, Options{Inactive: true, ByNode: true}))
 }
 
 // TestTimeoutCouldNotBeExecuted checks pacemaker's friendly form for an operation that timed out.

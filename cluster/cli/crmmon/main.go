@@ -50,6 +50,7 @@ func fenceLevelArgs(args []string) []string {
 func NewCommand(stdout io.Writer) *cobra.Command {
 	var (
 		oneShot, inactive, failcounts, simple bool
+		byNode                                bool
 		fenceHistory                          int
 		outputAs, socket, interval            string
 		noTimeline                            bool
@@ -67,7 +68,7 @@ func NewCommand(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("--output-as=%s: want text, console or xml", outputAs)
 			}
 			c := client.New(socket)
-			o := Options{Inactive: inactive, FailCounts: failcounts, FenceHistory: fenceHistory > 0, Timeline: !noTimeline}
+			o := Options{Inactive: inactive, FailCounts: failcounts, FenceHistory: fenceHistory > 0, Timeline: !noTimeline, ByNode: byNode}
 			render := func(st *api.Status) (string, error) {
 				if simple {
 					return Simple(st), nil
@@ -109,6 +110,7 @@ func NewCommand(stdout io.Writer) *cobra.Command {
 	f.BoolVarP(&oneShot, "one-shot", "1", false, "display the cluster status once and exit")
 	f.BoolVarP(&inactive, "inactive", "r", false, "display inactive resources")
 	f.BoolVarP(&failcounts, "failcounts", "f", false, "display resource fail counts")
+	f.BoolVarP(&byNode, "group-by-node", "n", false, "group resources by node")
 	f.IntVarP(&fenceHistory, "fence-history", "m", 0, "show fence history (0-3)")
 	f.Lookup("fence-history").NoOptDefVal = "1"
 	f.StringVar(&outputAs, "output-as", "text", "text or xml")

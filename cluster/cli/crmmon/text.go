@@ -2,6 +2,7 @@ package crmmon
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ type Options struct {
 	FailCounts   bool // -f: Migration Summary
 	FenceHistory bool // -m
 	Timeline     bool // Duet's last failover timeline (on by default)
+	ByNode       bool // -n: each node with the resources it runs; the rest under "Inactive Resources" (with -r)
 }
 
 // ctime formats like C's ctime(), as crm_mon prints times.
@@ -71,8 +73,18 @@ func Text(st *api.Status, o Options) string {
 	}
 
 	p("\nNode List:\n")
+	if o.ByNode {
+		writeNodesWithResources(&b, st, rscs)
+		if o.Inactive {
+			p("\nInactive Resources:\n")
+			writeResourceList(&b, st, notFullyActive(st, rscs), true, "No inactive resources")
+		}
+	}
 	var online, offline []string
 	for _, n := range st.Nodes {
+		if o.ByNode {
+			break
+		}
 		name := n.Name
 		if n.Witness {
 			name += "(witness)"
@@ -105,12 +117,15 @@ func Text(st *api.Status, o Options) string {
 		p("  * OFFLINE: [ %s ]\n", strings.Join(offline, " "))
 	}
 
-	if o.Inactive {
+	switch {
+	case o.ByNode:
+	case o.Inactive:
 		p("\nFull List of Resources:\n")
-	} else {
+		writeResources(&b, st, rscs, true)
+	default:
 		p("\nActive Resources:\n")
+		writeResources(&b, st, rscs, false)
 	}
-	writeResources(&b, st, rscs, o.Inactive)
 
 	if o.FailCounts {
 		writeFailCounts(&b, st)
@@ -194,7 +209,91 @@ func hasActive(rscs []Rsc, node string) bool {
 	return false
 }
 
+// nodeStatus is crm_mon's word for a node in the by-node list (pacemaker's node_text_status).
+func nodeStatus(n api.NodeStatus, rscs []Rsc) string {
+	switch {
+	case n.Unclean && n.Online:
+		return "UNCLEAN (online)"
+	case n.Unclean:
+		return "UNCLEAN (offline)"
+	case n.Pending:
+		return "pending"
+	case n.Standby && !n.Online:
+		return "OFFLINE (standby)"
+	case n.Standby && hasActive(rscs, n.Name):
+		return "standby (with active resources)"
+	case n.Standby:
+		return "standby"
+	case n.Maintenance && n.Online:
+		return "maintenance"
+	case n.Maintenance:
+		return "OFFLINE (maintenance)"
+	case n.Online:
+		return "online"
+	}
+	return "OFFLINE"
+}
+
+// writeNodesWithResources is crm_mon -n's node list: every node, then the primitives running there, each
+// without its node (pacemaker's "rsc_only" form).
+func writeNodesWithResources(b *strings.Builder, st *api.Status, rscs []Rsc) {
+	for _, n := range st.Nodes {
+		fmt.Fprintf(b, "  * Node %s: %s:\n    * Resources:\n", n.Name, nodeStatus(n, rscs))
+		for _, r := range rscs {
+			if slices.Contains(r.Running, n.Name) || slices.Contains(r.Failed, n.Name) {
+				fmt.Fprintf(b, "      * %s\t(%s):\t %s\n", r.ID, r.Agent, r.Role())
+			}
+		}
+	}
+}
+
+// notFullyActive keeps the resources that crm_mon -n lists under "Inactive Resources": a primitive that runs
+// nowhere, and every member of a group or clone that is not active everywhere it should be.
+func notFullyActive(st *api.Status, rscs []Rsc) []Rsc {
+	nodes := 0
+	for _, n := range st.Nodes {
+		if !n.Witness {
+			nodes++
+		}
+	}
+	active := map[string]bool{} // top-level id -> fully active
+	for _, r := range rscs {
+		top := r.ID
+		if r.Parent != "" {
+			top = r.Parent
+		}
+		ok := r.Role() != "Stopped"
+		if _, isClone := cloneByID(st.CIB, r.Parent); isClone {
+			ok = len(r.Running) >= nodes
+		}
+		if prev, seen := active[top]; seen {
+			ok = ok && prev
+		}
+		active[top] = ok
+	}
+	var out []Rsc
+	for _, r := range rscs {
+		top := r.ID
+		if r.Parent != "" {
+			top = r.Parent
+		}
+		if !active[top] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive bool) {
+	empty := "No active resources"
+	if inactive {
+		empty = "No resources"
+	}
+	writeResourceList(b, st, rscs, inactive, empty)
+}
+
+// writeResourceList writes rscs in crm_mon's resource list form, or "  * EMPTY" when nothing is listed.
+func writeResourceList(b *strings.Builder, st *api.Status, rscs []Rsc, inactive bool, empty string) {
 	printed := false
 	p := func(format string, a ...any) { printed = true; fmt.Fprintf(b, format, a...) }
 	byID := map[string]Rsc{}
@@ -305,12 +404,9 @@ func writeResources(b *strings.Builder, st *api.Status, rscs []Rsc, inactive boo
 			line("    ", m)
 		}
 	}
-	// As pacemaker: "No resources" under -r, "No active resources" without it.
-	switch {
-	case !printed && inactive:
-		p("  * No resources\n")
-	case !printed:
-		p("  * No active resources\n")
+	// As pacemaker: "No resources" under -r, "No active resources" without it, "No inactive resources" with -n.
+	if !printed {
+		p("  * %s\n", empty)
 	}
 }
 
