@@ -258,10 +258,7 @@ func notFullyActive(st *api.Status, rscs []Rsc) []Rsc {
 	}
 	active := map[string]bool{} // top-level id -> fully active
 	for _, r := range rscs {
-		top := r.ID
-		if r.Parent != "" {
-			top = r.Parent
-		}
+		top := r.top()
 		ok := r.Role() != "Stopped"
 		if _, isClone := cloneByID(st.CIB, r.Parent); isClone {
 			ok = len(r.Running) >= nodes
@@ -273,11 +270,7 @@ func notFullyActive(st *api.Status, rscs []Rsc) []Rsc {
 	}
 	var out []Rsc
 	for _, r := range rscs {
-		top := r.ID
-		if r.Parent != "" {
-			top = r.Parent
-		}
-		if !active[top] {
+		if !active[r.top()] {
 			out = append(out, r)
 		}
 	}

@@ -27,6 +27,14 @@ type Rsc struct {
 	Why      string // the scheduler's reason why it runs nowhere, when it is neither blocked nor disabled
 }
 
+// top is the id of the resource crm_mon lists at the top level: the group or clone, else the primitive.
+func (r Rsc) top() string {
+	if r.Parent != "" {
+		return r.Parent
+	}
+	return r.ID
+}
+
 // Role is crm_mon's role word for the resource on one node.
 func (r Rsc) Role() string {
 	switch {
