@@ -201,15 +201,20 @@ func (st *State) apply(c Command) (bool, error) {
 			st.Status.Ops[c.Node] = map[string]OpRecord{}
 		}
 		prev := st.Status.Ops[c.Node][c.Rsc]
+		// A failure committed twice (a report delivered again after its first commit went through) is a
+		// replay: it neither counts again nor overwrites what was recorded since (a restart's start, say,
+		// which a replayed failure would turn back into "failed" and restart once more).
+		again := prev.LastFailure != nil && c.Op.LastFailure != nil && prev.LastFailure.When.Equal(c.Op.LastFailure.When) &&
+			prev.LastFailure.Op == c.Op.LastFailure.Op && prev.LastFailure.Interval == c.Op.LastFailure.Interval
+		if again {
+			return false, nil
+		}
 		rec := *c.Op
 		if rec.LastFailure == nil {
 			rec.LastFailure = prev.LastFailure
 		}
 		st.Status.Ops[c.Node][c.Rsc] = rec
-		// A failure committed twice (a retried report whose first commit went through) counts once.
-		again := prev.LastFailure != nil && c.Op.LastFailure != nil && prev.LastFailure.When.Equal(c.Op.LastFailure.When) &&
-			prev.LastFailure.Op == c.Op.LastFailure.Op && prev.LastFailure.Interval == c.Op.LastFailure.Interval
-		if c.Op.Failed && c.Op.LastFailure != nil && !again {
+		if c.Op.Failed && c.Op.LastFailure != nil {
 			if st.Status.FailCounts == nil {
 				st.Status.FailCounts = map[string]map[string]FailCount{}
 			}

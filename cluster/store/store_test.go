@@ -144,6 +144,13 @@ func TestRecordOpSameFailureTwice(t *testing.T) {
 	if n := s.State().Status.FailCounts["n1"]["vip"].Count; n != 1 {
 		t.Fatalf("the same failure committed twice counts %d", n)
 	}
+	// The restart's start, then the same failure delivered once more: the replay must not make the resource
+	// look failed again (the DC would restart it once more, undoing whatever happened since).
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: &OpRecord{Op: "start", Running: true, When: when.Add(time.Millisecond)}})
+	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: rec(when)})
+	if op := s.State().Status.Ops["n1"]["vip"]; op.Op != "start" || op.Failed {
+		t.Fatalf("a replayed failure replaced the later start: %+v", op)
+	}
 	apply(t, s, Command{Kind: RecordOp, Node: "n1", Rsc: "vip", Op: rec(when.Add(time.Second))})
 	if n := s.State().Status.FailCounts["n1"]["vip"].Count; n != 2 {
 		t.Fatalf("a second failure counts %d, want 2", n)
