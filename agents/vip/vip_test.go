@@ -259,11 +259,17 @@ func TestMonitor(t *testing.T) {
 // TestBurstRefreshAndReassert runs the agent's goroutine in a synctest bubble: the burst goes out
 // arp_interval apart, refreshes follow at RefreshInterval, a removed address comes back with a new burst,
 // and nothing is sent after Stop.
+// announcingAgent is an agent over a fake kernel with events and a recording announcer, checks once a
+// minute, refreshes every 10 s. Call it inside the synctest bubble (the announcer's clock starts there).
+func announcingAgent() (*Agent, *fakeKernel, *fakeAnnouncer) {
+	f := newFakeKernel()
+	ann := &fakeAnnouncer{start: time.Now()}
+	return New(Options{Kernel: f, Watcher: f, Announcer: ann, CheckInterval: time.Minute, RefreshInterval: 10 * time.Second}), f, ann
+}
+
 func TestBurstRefreshAndReassert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeKernel()
-		ann := &fakeAnnouncer{start: time.Now()}
-		a := New(Options{Kernel: f, Watcher: f, Announcer: ann, CheckInterval: time.Minute, RefreshInterval: 10 * time.Second})
+		a, f, ann := announcingAgent()
 		defer a.Close()
 		ctx := context.Background()
 		r := req("vip", "ip", "10.250.0.100", "arp_count", "3", "arp_interval", "250")
@@ -310,9 +316,7 @@ func TestBurstRefreshAndReassert(t *testing.T) {
 // after a re-assert; a new Start announces again.
 func TestRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeKernel()
-		ann := &fakeAnnouncer{start: time.Now()}
-		a := New(Options{Kernel: f, Watcher: f, Announcer: ann, CheckInterval: time.Minute, RefreshInterval: 10 * time.Second})
+		a, f, ann := announcingAgent()
 		defer a.Close()
 		ctx := context.Background()
 		r := req("vip", "ip", "10.250.0.100", "arp_count", "5", "arp_interval", "200")

@@ -154,12 +154,12 @@ func (e *Executor) Exec(ctx context.Context, req Request) Result {
 		return Result{RC: agents.Success, Monitors: e.activeMonitors(req.Resource)}
 	case "release":
 		// before a planned move starts the resource elsewhere; agents without announcements have nothing to do
-		r := Result{RC: agents.Success, Running: true, Monitors: e.activeMonitors(req.Resource)}
+		r := Result{RC: agents.Success}
 		if _, ok := agent.(agents.Releaser); ok {
 			r = e.run(ctx, agent, req, "release")
-			r.Running, r.Failed = true, r.RC.Severity() != agents.SeverityNone
-			r.Monitors = e.activeMonitors(req.Resource)
+			r.Failed = r.RC.Severity() != agents.SeverityNone
 		}
+		r.Running, r.Monitors = true, e.activeMonitors(req.Resource)
 		return r
 	}
 	return Result{RC: agents.ErrUnimplemented, Reason: fmt.Sprintf("unknown operation %q", req.Op), Failed: true}
