@@ -80,7 +80,7 @@ defaults
   printf '%slisten bench\n    bind 127.0.0.1:%s\n%s' "$head" "$HP" "$body" > "$WORK/haproxy.cfg"
   printf '%slisten bench\n    bind 127.0.0.1:%s\n%s' "$head" "$DP" "$body" > "$WORK/duet.cfg"
   haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 & HPID=$!; PIDS+=($HPID)
-  "$WORK/duet-proxy" -q -f "$WORK/duet.cfg" > "${DUETLOG:-$WORK/duet.log}" 2>&1 & DPID=$!; PIDS+=($DPID)
+  env ${DUETENV:-} "$WORK/duet-proxy" -q -f "$WORK/duet.cfg" > "${DUETLOG:-$WORK/duet.log}" 2>&1 & DPID=$!; PIDS+=($DPID)
   wait_port "$HP"; wait_port "$DP"
 }
 

@@ -160,10 +160,10 @@ func (b *backend) dispatchLocked(lost []*srv) (xferred, grabbed int) {
 // acquire selects a server for req and takes a slot on it, waiting in the server or backend queue when every
 // candidate is full. avoid is skipped unless nothing else is left. A request redistributed while it waits
 // (dispatchLocked) is balanced again, with a new queue timeout. It blocks until a slot, the timeout or ctx.
-func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration) (*srv, time.Duration, error) {
+func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration, block func()) (*srv, time.Duration, error) {
 	start := time.Now()
 	for {
-		s, err := b.acquireOnce(ctx, req, avoid, queueTimeout)
+		s, err := b.acquireOnce(ctx, req, avoid, queueTimeout, block)
 		if s != nil || err != nil {
 			return s, time.Since(start), err
 		}
@@ -171,7 +171,7 @@ func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv,
 }
 
 // acquireOnce is one pass of acquire: (nil, nil) means the request was redistributed and must balance again.
-func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration) (*srv, error) {
+func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration, block func()) (*srv, error) {
 	b.mu.Lock()
 	var av *balance.Server
 	if avoid != nil {
@@ -204,12 +204,15 @@ func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *
 		maxStore(&b.cnt.qmax, int64(b.queue.len()))
 	}
 	b.mu.Unlock()
-	return b.wait(ctx, w, queueTimeout)
+	return b.wait(ctx, w, queueTimeout, block)
 }
 
 // wait blocks until w is handed a slot (or nil: redistributed), the queue timeout passes or ctx ends; on the
 // latter two it leaves the queue. A slot handed over concurrently with the timeout is taken.
-func (b *backend) wait(ctx context.Context, w *waiter, queueTimeout time.Duration) (*srv, error) {
+func (b *backend) wait(ctx context.Context, w *waiter, queueTimeout time.Duration, block func()) (*srv, error) {
+	if block != nil {
+		block()
+	}
 	var timer <-chan time.Time
 	if queueTimeout > 0 {
 		t := time.NewTimer(queueTimeout)
@@ -245,7 +248,7 @@ func (b *backend) wait(ctx context.Context, w *waiter, queueTimeout time.Duratio
 // acquireThis takes a slot on a given server (persistence), waiting in its queue when it is full. It returns
 // (nil, wait, nil) when the server stopped taking traffic and redistributed the request: the caller balances it
 // then, as haproxy drops the persistence of a redistributed request.
-func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Duration) (*srv, time.Duration, error) {
+func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Duration, block func()) (*srv, time.Duration, error) {
 	start := time.Now()
 	b.mu.Lock()
 	if !s.lb.Full() {
@@ -262,7 +265,7 @@ func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Dur
 	s.lb.Queued++
 	maxStore(&s.st.cnt.qmax, int64(s.queue.len()))
 	b.mu.Unlock()
-	got, err := b.wait(ctx, w, queueTimeout)
+	got, err := b.wait(ctx, w, queueTimeout, block)
 	return got, time.Since(start), err
 }
 
@@ -337,18 +340,38 @@ type beConn struct {
 	c  *dconn
 	br *bufio.Reader
 	bw *bufio.Writer
+	fd int32 // plain TCP socket (an event loop can wait for it), else -1
+	// reg is the event loop whose epoll set holds the socket (one-shot, re-armed per response); a connection
+	// taken from the pool goes back to the loop it is registered with when it can
+	reg *evloop
+}
+
+// own makes h the connection that a wait on c must hand its event loop over for (nil: none).
+func (c *beConn) own(h *httpConn) {
+	if c.c.raw != nil {
+		c.c.raw.owner = h
+	}
 }
 
 func (c *beConn) close() {
 	_ = c.c.Close()
 }
 
-// getIdle returns an idle keep-alive connection to s, or nil.
-func (s *srv) getIdle() *beConn {
+// getIdle returns an idle keep-alive connection to s, or nil: preferably one registered with the event loop pref
+// (among the most recently used few), so that waiting for its response needs no new registration.
+func (s *srv) getIdle(pref *evloop) *beConn {
 	s.idleMu.Lock()
 	var c *beConn
 	if n := len(s.idle); n > 0 {
-		c = s.idle[n-1]
+		i := n - 1
+		for j := n - 1; j >= max(0, n-8) && pref != nil; j-- {
+			if s.idle[j].reg == pref {
+				i = j
+				break
+			}
+		}
+		c = s.idle[i]
+		s.idle[i] = s.idle[n-1]
 		s.idle[n-1] = nil
 		s.idle = s.idle[:n-1]
 	}
@@ -403,12 +426,16 @@ type connectResult struct {
 // connect selects a server and connects to it with haproxy's retries and redispatch: a failed connection is
 // retried on the same server up to "retries" times; with option redispatch the last retry may go to another server.
 func (b *backend) connect(ctx context.Context, req *balance.Request, dstPort int, allowIdle bool) connectResult {
-	return b.connectTo(ctx, nil, req, dstPort, allowIdle)
+	return b.connectTo(ctx, nil, req, dstPort, allowIdle, nil, nil)
 }
 
 // connectTo is connect with a server chosen by persistence (nil: load balancing). A persistent server that
 // fails to connect is retried; with option redispatch the last retry goes through load balancing.
-func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Request, dstPort int, allowIdle bool) connectResult {
+//
+// Before anything that waits (a queue, a connect, a pause between retries) it calls block (when not nil): an
+// event loop runner hands its loop over then. pref is the caller's event loop (idle connections registered
+// with it are preferred).
+func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Request, dstPort int, allowIdle bool, block func(), pref *evloop) connectResult {
 	var res connectResult
 	t := b.cfg.Timeouts
 	qto := t.Queue
@@ -421,7 +448,7 @@ func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Reques
 		if s == nil && fixed != nil && avoid == nil {
 			var tw time.Duration
 			var err error
-			s, tw, err = b.acquireThis(ctx, fixed, qto)
+			s, tw, err = b.acquireThis(ctx, fixed, qto, block)
 			res.tw += tw
 			if err != nil {
 				res.err = err
@@ -434,7 +461,7 @@ func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Reques
 		if s == nil {
 			var tw time.Duration
 			var err error
-			s, tw, err = b.acquire(ctx, req, avoid, qto)
+			s, tw, err = b.acquire(ctx, req, avoid, qto, block)
 			res.tw += tw
 			if err != nil {
 				res.err = err
@@ -444,10 +471,13 @@ func (b *backend) connectTo(ctx context.Context, fixed *srv, req *balance.Reques
 		}
 		res.srv = s
 		if allowIdle {
-			if c := s.getIdle(); c != nil {
+			if c := s.getIdle(pref); c != nil {
 				res.conn, res.reused = c, true
 				return res
 			}
+		}
+		if block != nil {
+			block()
 		}
 		start := time.Now()
 		c, err := b.s.dial(ctx, s, dstPort, t.Connect)

@@ -41,12 +41,22 @@ type httpConn struct {
 	curBE   *backend // backend of the request being served (error files)
 	lst     *listener
 	idle    atomic.Bool
-	fd      int32 // socket of a plain TCP connection; -1 for TLS (no parking, no raw socket calls)
+	fd      int32           // socket of a plain TCP connection; -1 for TLS (no parking, no raw socket calls)
+	rc      syscall.RawConn // of the plain TCP socket (nil for TLS)
 	dstPort int32
 	until   int64 // end of the wait for the next request (Unix ns; 0: not waiting), kept across a park
-	// parker bookkeeping (guarded by the parker's lock while parked)
-	parkIdx   int32
-	parkFirst bool
+	// event loop (evloop): the loop the connection waits in, and its bookkeeping there (guarded by the loop's
+	// lock while waiting)
+	loop       *evloop
+	rid        uint64 // id of the loop runner serving the connection inline (0: a goroutine of its own)
+	parkIdx    int32
+	waitFd     int32 // socket waited on (-1: not waiting)
+	wakeAt     int64 // end of the wait (Unix ns)
+	parkFirst  bool
+	waitSrv    bool // waiting for the server's response (else for the next request)
+	expired    bool // woken by wakeAt, not by its socket
+	registered bool // the client socket is in the loop's epoll set
+	escapeFn   func()
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
 }
@@ -59,6 +69,7 @@ type reqState struct {
 	raw       rawSock
 	pc        prefixConn
 	prefix    [512]byte
+	fw        fwState
 }
 
 var reqStatePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -70,12 +81,11 @@ func (h *httpConn) attach() {
 	st := reqStatePool.Get().(*reqState)
 	h.st, h.req, h.resp, h.entry = st, &st.req, &st.resp, &st.entry
 	st.pc = prefixConn{c: h.c, b: &st.prefix}
-	if h.fd >= 0 {
-		if rc, err := h.c.Conn.(*net.TCPConn).SyscallConn(); err == nil {
-			st.raw.bind(rc)
-			h.c.raw = &st.raw
-		}
+	if h.rc != nil {
+		st.raw.bind(h.rc)
+		h.c.raw = &st.raw
 	}
+	st.raw.owner = h
 	st.lbreq = balance.Request{Src: h.src, Headers: h.Headers, Txn: h}
 }
 
@@ -83,39 +93,30 @@ func (h *httpConn) detach() {
 	if h.st == nil {
 		return
 	}
-	h.st.pc.c, h.st.lbreq.Headers, h.st.lbreq.Txn, h.st.raw.rc, h.c.raw = nil, nil, nil, nil, nil
+	h.st.pc.c, h.st.lbreq.Headers, h.st.lbreq.Txn, h.st.raw.rc, h.st.raw.owner, h.c.raw = nil, nil, nil, nil, nil, nil
 	reqStatePool.Put(h.st)
 	h.st, h.req, h.resp, h.entry = nil, nil, nil, nil
 }
 
 func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int) {
-	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: int32(dstPort), fd: -1, parkIdx: -1}
+	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: int32(dstPort), fd: -1, parkIdx: -1, waitFd: -1}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.src = srcAddr(c.RemoteAddr())
 	h.fd = socketFD(c)
+	if tc, ok := c.(*net.TCPConn); ok && h.fd >= 0 {
+		if rc, err := tc.SyscallConn(); err == nil {
+			h.rc = rc
+		}
+	}
+	if h.rc == nil {
+		h.fd = -1
+	}
+	if h.fd >= 0 && len(s.loops) > 0 {
+		h.loop = s.loops[sess.id%uint64(len(s.loops))]
+		h.escapeFn = h.escape
+	}
 	sess.http.Store(h)
 	h.run(true)
-}
-
-// waitReadable waits, up to the read deadline, until c has bytes to read (or an end of stream) without reading
-// them. A wake-up may be spurious: the caller reads normally afterwards.
-func waitReadable(c net.Conn) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	waited := false
-	return rc.Read(func(uintptr) bool {
-		if waited {
-			return true
-		}
-		waited = true
-		return false // first call: wait for readiness on the netpoller
-	})
 }
 
 // socketFD is the descriptor of a plain TCP connection, or -1 (TLS connections may hold decrypted bytes that
@@ -136,7 +137,24 @@ func socketFD(c net.Conn) int32 {
 	return fd
 }
 
-// run serves requests until the connection ends or parks.
+// served is what serving one request leaves: the connection closes, stays open for the next request, or (in an
+// event loop) waits there for its server's response.
+type served int
+
+const (
+	servedClose served = iota
+	servedKeep
+	servedPending
+)
+
+func servedIf(keep bool) served {
+	if keep {
+		return servedKeep
+	}
+	return servedClose
+}
+
+// run serves requests on the caller's goroutine until the connection ends or parks.
 func (h *httpConn) run(first bool) {
 	for {
 		switch h.waitRequest(first) {
@@ -146,19 +164,98 @@ func (h *httpConn) run(first bool) {
 			h.close()
 			return
 		}
-		keep := h.serveOne(first)
+		r := h.serveOne(first) // not servedPending: only a loop runner parks a request for its response
 		first = false
-		if !keep || h.s.draining.Load() {
+		if r != servedKeep || h.s.draining.Load() {
 			h.close()
 			return
 		}
 	}
 }
 
-// resume continues a connection that was parked, on a fresh goroutine, when its socket became readable.
-func (h *httpConn) resume(first bool) {
-	h.attach()
-	h.run(first)
+// wake serves h, which waited in its loop, when its socket became ready or its wait ran out: on the loop's runner
+// id (0: on a goroutine of its own, when the loop stops).
+func (h *httpConn) wake(id uint64) {
+	srv := h.waitSrv
+	h.waitSrv = false
+	if !srv && h.expired {
+		h.parkTimeout(h.parkFirst)
+		return
+	}
+	h.rid = id
+	var r served
+	if srv {
+		r = h.receiveResponse()
+	} else {
+		first := h.parkFirst
+		h.attach()
+		h.c.clearAbs() // a deadline left from an earlier wait must not fail this read
+		h.c.armRead()
+		n, err := h.c.raw.tryRead(h.st.pc.b[:])
+		if err == syscall.EAGAIN {
+			// woken for nothing: wait again
+			h.detach()
+			if !h.loop.park(h, first) {
+				h.rid = 0
+				h.close()
+				return
+			}
+			h.rid = 0
+			return
+		}
+		if h.gotFirstBytes(n, err, first) != waitReady {
+			h.rid = 0
+			h.close()
+			return
+		}
+		r = h.serveOne(first)
+	}
+	h.afterServed(r)
+}
+
+// afterServed carries on once a runner served a request inline: the next pipelined request, a wait in the loop,
+// or the end. When the runner had to hand its loop over meanwhile, the connection goes on on this goroutine.
+func (h *httpConn) afterServed(r served) {
+	for {
+		switch {
+		case r == servedPending:
+			return // waits for its server in the loop
+		case h.rid == 0:
+			// handed over: this goroutine is the connection's own now
+			if r == servedKeep && !h.s.draining.Load() {
+				h.run(false)
+			} else {
+				h.close()
+			}
+			return
+		case r != servedKeep || h.s.draining.Load():
+			h.rid = 0
+			h.close()
+			return
+		}
+		switch h.waitRequest(false) {
+		case waitParked:
+			h.rid = 0 // still the runner's: nobody else takes it before the runner looks again
+			return
+		case waitEnd:
+			h.rid = 0
+			h.close()
+			return
+		}
+		r = h.serveOne(false)
+	}
+}
+
+// escape is called before anything makes the connection's goroutine wait: when that goroutine is a loop runner
+// serving the connection inline, the loop goes to a fresh runner first, and the connection keeps this goroutine.
+func (h *httpConn) escape() {
+	if h.rid == 0 {
+		return
+	}
+	if h.loop.runner.Load() == h.rid {
+		h.loop.handoff()
+	}
+	h.rid = 0
 }
 
 // parkTimeout ends a parked connection whose wait ran out: silently after a keep-alive, with haproxy's 408 when
@@ -198,8 +295,9 @@ const (
 	waitParked                   // handed to the parker: the caller's goroutine must return
 )
 
-// waitRequest waits for the first byte of the next request. It holds no bufio buffers while waiting; after
-// idleGrace it parks the connection (no goroutine, no pooled state) when it can. Then it attaches buffers.
+// waitRequest waits for the first byte of the next request. A plain TCP connection waits in its event loop
+// (waitParked: no goroutine, no per-request state, no buffers); another waits here, without bufio buffers, and
+// attaches them when its request comes.
 func (h *httpConn) waitRequest(first bool) waitResult {
 	if h.br != nil && h.br.Buffered() > 0 {
 		// pipelined request already buffered
@@ -222,32 +320,14 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 			h.until = now.Add(100 * 365 * 24 * time.Hour).UnixNano() // no timeout configured: wait as long as the client
 		}
 	}
-	p := h.s.parker
-	grace := idleGrace
-	if h.st == nil {
-		grace = firstGrace
-	}
-	if h.fd >= 0 && p != nil && time.Duration(h.until-now.UnixNano()) > grace {
-		h.c.setRead(grace)
-		if h.st == nil {
-			// a new connection: wait for its first bytes without taking the per-request state, so that a burst of
-			// connections that have not spoken yet costs no more than their sockets
-			if err := waitReadable(h.c.Conn); isTimeout(err) && !h.s.draining.Load() && p.park(h, first) {
-				return waitParked
-			}
-			h.attach()
-		} else {
-			n, err := h.c.readNow(h.st.pc.b[:])
-			if n != 0 || !isTimeout(err) || h.s.draining.Load() {
-				return h.gotFirstBytes(n, err, first)
-			}
-			h.detach()
-			if p.park(h, first) {
-				return waitParked
-			}
-			h.attach()
+	if l := h.loop; l != nil && h.until > now.UnixNano() && !h.s.draining.Load() {
+		// wait in the event loop: no goroutine, no per-request state
+		h.detach()
+		if l.park(h, first) {
+			return waitParked
 		}
 	}
+	// no loop (TLS, or it refused the socket): wait here
 	h.attach()
 	h.c.setRead(max(time.Duration(h.until-time.Now().UnixNano()), time.Nanosecond))
 	h.idle.Store(true)
@@ -278,8 +358,9 @@ func (h *httpConn) gotFirstBytes(n int, err error, first bool) waitResult {
 	return waitReady
 }
 
-// serveOne handles one request; it reports whether the client connection stays open.
-func (h *httpConn) serveOne(first bool) bool {
+// serveOne handles one request; it reports whether the client connection stays open (or, on a loop runner,
+// waits for the server's response in the loop).
+func (h *httpConn) serveOne(first bool) served {
 	if h.lst != nil {
 		// after a reload, a keep-alive connection serves its next request with the new configuration
 		if cur := h.lst.fe.Load(); cur != h.fe && cur.cfg.Name == h.fe.cfg.Name {
@@ -317,7 +398,7 @@ func (h *httpConn) serveOne(first bool) bool {
 				h.logError(400, "CR", nil, start)
 			}
 		}
-		return false
+		return servedIf(false)
 	}
 	tR := time.Since(start)
 	h.curBE = nil
@@ -330,36 +411,85 @@ func (h *httpConn) serveOne(first bool) bool {
 	}
 	if fe.cfg.MonitorURI != "" && string(h.req.URI) == fe.cfg.MonitorURI {
 		h.writeRaw(200, "text/html", "<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n", nil)
-		return !h.req.ConnClose
+		return servedIf(!h.req.ConnClose)
 	}
 	if len(fe.cfg.TCPContent) > 0 && !tcpRules(fe.cfg.TCPContent, h) {
 		fe.cnt.dreq.Add(1)
 		h.ruleLog(nil, -1, "PR--", start, tR, reqLine)
-		return false
+		return servedIf(false)
 	}
 	be, done, keep := h.route(start, tR, reqLine)
 	if done {
-		return keep
+		return servedIf(keep)
 	}
 	if st := h.statsFor(be); st != nil {
 		keep := h.serveStats(st, be, start, reqLine)
-		return keep && !h.req.ConnClose
+		return servedIf(keep && !h.req.ConnClose)
 	}
 	if be == nil {
 		fe.cnt.status(503)
 		keep := h.answerError(503)
 		h.log(&logfmt.Entry{Backend: fe.cfg.Name, Server: "<NOSRV>", Status: 503, Term: "SC--", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}, start, reqLine, nil)
-		return keep
+		return servedIf(keep)
 	}
 	h.sess.be.Store(be)
 	return h.forward(be, start, tR, reqLine)
 }
 
-// forward sends the request to a server of be and relays the response.
-func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLine string) bool {
-	s, fe := h.s, h.fe
+// fwState is what a request forwarded to a server carries from sending the request to relaying the response
+// (a loop runner parks the request between the two).
+type fwState struct {
+	be                        *backend
+	start, tSent              time.Time
+	reqLine                   string
+	res                       connectResult
+	pers                      persistence
+	bodyKind                  httpx.BodyKind
+	closeServer, closeClient  bool
+	canRetryIdle, deadlineSet bool
+	inBytes                   int64
+}
+
+// forward sends the request to a server of be and relays the response. On a loop runner, when the response is
+// not there yet, the request waits for it in the loop (servedPending) and receiveResponse goes on from there.
+func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLine string) served {
 	be.cnt.open(start) // the request's start: the rates count per second
-	defer be.cnt.scur.Add(-1)
+	keep, sent := h.sendRequest(be, start, tR, reqLine)
+	if !sent {
+		be.cnt.scur.Add(-1)
+		return servedIf(keep)
+	}
+	fw := &h.st.fw
+	bc := fw.res.conn
+	if h.rid != 0 && bc.fd >= 0 && bc.br.Buffered() == 0 {
+		bc.c.setRead(be.cfg.Timeouts.Server)
+		fw.deadlineSet = true
+		until := int64(0)
+		if be.cfg.Timeouts.Server > 0 {
+			until = bc.c.rdl
+		}
+		if h.loop.parkServer(h, bc, until) {
+			h.rid = 0 // still the runner's, as in afterServed
+			return servedPending
+		}
+	}
+	return h.receiveResponse()
+}
+
+// receiveResponse relays the response of the request forward sent.
+func (h *httpConn) receiveResponse() served {
+	fw := &h.st.fw
+	be := fw.be
+	keep := h.relayResponse(fw)
+	be.cnt.scur.Add(-1)
+	h.st.fw = fwState{}
+	return servedIf(keep)
+}
+
+// sendRequest picks a server and sends it the request (head and body); sent reports that the response is to be
+// read next (the state is in h.st.fw), else the request was answered (keep: the connection stays open).
+func (h *httpConn) sendRequest(be *backend, start time.Time, tR time.Duration, reqLine string) (keep, sent bool) {
+	s, fe := h.s, h.fe
 	be.cnt.reqTot.Add(1)
 	*h.entry = logfmt.Entry{Backend: be.cfg.Name, Server: "<NOSRV>", TR: tR.Milliseconds(), Tw: -1, Tc: -1, Tr: -1}
 	e := h.entry // pooled with the connection's busy state: no allocation per request
@@ -390,14 +520,14 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			fe.cnt.ereq.Add(1)
 			h.writeError(408)
 			h.logError(408, "cD", be, start)
-			return false
+			return false, false
 		}
 		h.st.lbreq.Body = body
 	}
 	var res connectResult
 	var bc *beConn
 	for attempt := 0; ; attempt++ {
-		res = be.connectTo(s.ctx, fixed, &h.st.lbreq, int(h.dstPort), !closeServer && attempt == 0)
+		res = be.connectTo(s.ctx, fixed, &h.st.lbreq, int(h.dstPort), !closeServer && attempt == 0, h.escapeFn, h.loop)
 		if res.err != nil {
 			e.Tw = res.tw.Milliseconds()
 			e.Retries, e.Redispatch = res.retries, res.redispatch
@@ -418,9 +548,10 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 				keep = h.answerError(503)
 			}
 			h.log(e, start, reqLine, be)
-			return keep
+			return keep, false
 		}
 		bc = res.conn
+		bc.own(h)
 		// write the request head
 		werr := h.writeRequestHead(bc, be, closeServer)
 		if werr == nil {
@@ -434,7 +565,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			continue
 		}
 		if werr != nil {
-			return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--")
+			return h.serverFailed(be, res, bc, e, start, reqLine, 502, "SH--"), false
 		}
 		break
 	}
@@ -448,7 +579,6 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	sv.st.cnt.reqTot.Add(1)
 	// request body (after a 100 Continue when the client asked for one)
 	var inBytes int64
-	gotInterim := false
 	if bodyKind != httpx.BodyNone && !h.req.Expect100 {
 		n, err := httpx.CopyBody(bc.bw, h.br, bodyKind, h.req.ContentLength, 400)
 		inBytes += n
@@ -459,15 +589,29 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 			var pe *httpx.Error
 			if errors.As(err, &pe) {
 				fe.cnt.ereq.Add(1)
-				return h.serverFailed(be, res, bc, e, start, reqLine, 400, "PR--")
+				return h.serverFailed(be, res, bc, e, start, reqLine, 400, "PR--"), false
 			}
-			return h.serverFailed(be, res, bc, e, start, reqLine, 400, "CD--")
+			return h.serverFailed(be, res, bc, e, start, reqLine, 400, "CD--"), false
 		}
 	}
-	tSent := time.Now()
+	h.st.fw = fwState{be: be, start: start, tSent: time.Now(), reqLine: reqLine, res: res, pers: pers, bodyKind: bodyKind,
+		closeServer: closeServer, closeClient: closeClient, canRetryIdle: canRetryIdle, inBytes: inBytes}
+	return false, true
+}
+
+// relayResponse relays the response to the request sendRequest sent; it reports whether the client connection
+// stays open.
+func (h *httpConn) relayResponse(fw *fwState) bool {
+	s, fe, be, start, reqLine, res := h.s, h.fe, fw.be, fw.start, fw.reqLine, fw.res
+	bc, sv, e, pers, bodyKind, inBytes, tSent := res.conn, res.srv, h.entry, fw.pers, fw.bodyKind, fw.inBytes, fw.tSent
+	closeServer, closeClient, canRetryIdle := fw.closeServer, fw.closeClient, fw.canRetryIdle
+	gotInterim := false
 	// response head (relaying interim 1xx responses)
 	for {
-		bc.c.setRead(be.cfg.Timeouts.Server)
+		if !fw.deadlineSet {
+			bc.c.setRead(be.cfg.Timeouts.Server)
+		}
+		fw.deadlineSet = false
 		err := h.resp.ReadResponse(bc.br)
 		bc.c.clearAbs()
 		if err != nil {
@@ -475,9 +619,11 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 				// closed keep-alive connection: haproxy would retry on a new connection
 				s.untrack(bc.c.Conn)
 				bc.close()
+				h.escape()
 				nb, derr := s.dial(s.ctx, sv, int(h.dstPort), be.cfg.Timeouts.Connect)
 				if derr == nil {
 					bc = nb
+					bc.own(h)
 					res.conn, res.reused = nb, false
 					if h.writeRequestHead(bc, be, closeServer) == nil && bc.bw.Flush() == nil {
 						continue
@@ -674,6 +820,7 @@ func (h *httpConn) finish(be *backend, sv *srv, bc *beConn, reuse bool, in, out 
 // releaseServer keeps or closes the server connection and frees the server slot.
 func (h *httpConn) releaseServer(be *backend, sv *srv, bc *beConn, reuse bool) {
 	if bc != nil {
+		bc.own(nil)
 		if reuse {
 			sv.putIdle(bc)
 		} else {

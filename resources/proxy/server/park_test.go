@@ -26,8 +26,8 @@ listen web
     bind 127.0.0.1:{P}
     server s1 127.0.0.1:{B}
 `, map[string]any{"P": p, "B": b.port})
-	if s.parker == nil {
-		t.Fatal("no parker on Linux")
+	if len(s.loops) == 0 {
+		t.Fatal("no event loop on Linux")
 	}
 	const n = 200
 	conns := make([]net.Conn, n)
@@ -56,7 +56,7 @@ listen web
 		conns[i], readers[i] = c, bufio.NewReader(c)
 		request(i)
 	}
-	eventually(t, "every idle connection parked", func() bool { return s.parker.count() == n })
+	eventually(t, "every idle connection parked", func() bool { return s.parkedCount() == n })
 	// the backend's idle connections keep goroutines of their own; the proxy's client side keeps none
 	if g := goruntime.NumGoroutine() - before; g > n+20 {
 		t.Errorf("%d more goroutines with %d parked connections", g, n)
@@ -70,13 +70,13 @@ listen web
 	for i := range conns { // second request on every parked connection
 		request(i)
 	}
-	eventually(t, "parked again", func() bool { return s.parker.count() == n })
+	eventually(t, "parked again", func() bool { return s.parkedCount() == n })
 	// http-keep-alive ends parked connections: the client sees the close
 	_ = conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := readers[0].ReadByte(); err == nil {
 		t.Fatal("parked connection not closed by its keep-alive timeout")
 	}
-	eventually(t, "parker empty", func() bool { return s.parker.count() == 0 })
+	eventually(t, "parker empty", func() bool { return s.parkedCount() == 0 })
 }
 
 // TestParkedFirstRequestTimeout: a connection that never sends a request is parked too, and gets haproxy's 408
@@ -95,7 +95,7 @@ listen web
 		t.Fatal(err)
 	}
 	defer c.Close()
-	eventually(t, "silent connection parked", func() bool { return s.parker.count() == 1 })
+	eventually(t, "silent connection parked", func() bool { return s.parkedCount() == 1 })
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {

@@ -23,6 +23,10 @@ type rawSock struct {
 	rn, wn        int
 	rerr, werr    syscall.Errno
 	readFn, write func(uintptr) bool // made once: a closure per call would allocate
+	// owner is the HTTP connection this socket serves while an event loop runner may be running it inline: the
+	// runner hands its loop over before the socket makes it wait (evloop)
+	owner  *httpConn
+	noWait bool // tryRead: EAGAIN is an answer, not a wait
 }
 
 func newRawSock(c net.Conn) *rawSock {
@@ -54,6 +58,13 @@ func (r *rawSock) doRead(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if r.noWait {
+				r.rn, r.rerr = 0, e
+				return true
+			}
+			if r.owner != nil {
+				r.owner.escape()
+			}
 			return false // wait for readiness on the netpoller
 		}
 		r.rn, r.rerr = int(n), e
@@ -68,6 +79,9 @@ func (r *rawSock) doWrite(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if r.owner != nil {
+				r.owner.escape()
+			}
 			return false
 		}
 		r.wn, r.werr = int(n), e
@@ -92,6 +106,17 @@ func (r *rawSock) read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return r.rn, nil
+}
+
+// tryRead reads what is there without waiting: (0, syscall.EAGAIN) when nothing is.
+func (r *rawSock) tryRead(p []byte) (int, error) {
+	r.noWait = true
+	n, err := r.read(p)
+	r.noWait = false
+	if err != nil && r.rerr == syscall.EAGAIN {
+		return 0, syscall.EAGAIN
+	}
+	return n, err
 }
 
 // write is net.Conn's Write: all of p, or an error.

@@ -149,6 +149,7 @@ rules:
 				to = h.fe.cfg.Timeouts.Client
 			}
 			if to > 0 {
+				h.escape()
 				timer := time.NewTimer(to)
 				select {
 				case <-timer.C:

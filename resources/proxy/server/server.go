@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ const ReleaseDate = "2026/11/25"
 type Options struct {
 	Stdout, Stderr io.Writer // targets of "log stdout" / "log stderr" (default os.Stdout / os.Stderr)
 	Node           string    // node name for the stats page (default: global node, then hostname)
+	// Loops is the number of event loops serving plain-TCP HTTP connections (0: one per two CPUs the runtime
+	// uses, at least one; -1: none, every connection keeps a goroutine).
+	Loops int
 }
 
 // Server runs one configuration. Create it with New, then Start; Reload swaps configurations; Stop ends it.
@@ -62,7 +66,7 @@ type Server struct {
 	connMu      sync.Mutex
 	conns       map[net.Conn]struct{}
 	draining    atomic.Bool  // Stop was called: keep-alive connections close after their response
-	parker      *parker      // idle HTTP connections without a goroutine (nil: they keep theirs)
+	loops       []*evloop    // plain-TCP HTTP connections wait and are served here (none: goroutines only)
 	splicedDirs atomic.Int64 // TCP-mode directions moved with splice(2) (tests)
 
 	started  time.Time
@@ -170,13 +174,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.logs = logfmt.NewSender(g.LogTag, host, s.opts.Stdout, s.opts.Stderr)
-	if p, err := newParker(); err == nil {
-		s.parker = p
-		s.wg.Add(1)
-		go s.runParker(p)
-	} else {
-		s.log.Warn("idle connections keep their goroutine", "err", err)
-	}
+	s.startLoops()
 	if err := s.applyListeners(ctx, rt); err != nil {
 		s.abortStartLocked()
 		return fmt.Errorf("start proxy: %w", err)
@@ -243,23 +241,44 @@ func (s *Server) Reload(cfg *config.Config) error {
 func (s *Server) abortStartLocked() {
 	s.closeAllLocked()
 	s.cancel()
-	if s.parker != nil {
-		s.parker.stop((*httpConn).close)
+	s.stopLoops()
+}
+
+// startLoops starts the event loops: by default one per two CPUs the runtime uses (GOMAXPROCS, which nbthread
+// sets in duet-proxy), at least one. Why not one per CPU: a loop's runner is a goroutine, and on this project's
+// 2-CPU measurements two runners sharing the Go scheduler (and the CPUs with clients and servers) served the tail
+// of their requests later than one runner alone (p99 5-6 ms against 2.5-3 ms; resources/proxy/README.md).
+func (s *Server) startLoops() {
+	n := s.opts.Loops
+	if n == 0 {
+		n = max(1, goruntime.GOMAXPROCS(0)/2)
+	}
+	for range max(n, 0) {
+		l, err := newEvloop(s)
+		if err != nil {
+			s.log.Warn("HTTP connections keep a goroutine each", "err", err)
+			s.stopLoops()
+			return
+		}
+		s.loops = append(s.loops, l)
+		s.wg.Add(1)
+		l.start()
 	}
 }
 
-// runParker resumes parked connections on fresh goroutines until the parker stops.
-func (s *Server) runParker(p *parker) {
-	defer s.wg.Done()
-	p.run(s.resumeParked, (*httpConn).parkTimeout)
+func (s *Server) stopLoops() {
+	for _, l := range s.loops {
+		l.stop((*httpConn).close)
+	}
 }
 
-func (s *Server) resumeParked(h *httpConn, first bool) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		h.resume(first)
-	}()
+// parkedCount is the number of connections waiting in the event loops.
+func (s *Server) parkedCount() int {
+	n := 0
+	for _, l := range s.loops {
+		n += l.count()
+	}
+	return n
 }
 
 // Stop closes the listeners and sockets, stops the checks, waits for established connections to finish until
@@ -283,9 +302,7 @@ func (s *Server) Stop(ctx context.Context) error {
 			_ = h.c.Conn.Close()
 		}
 	}
-	if s.parker != nil {
-		s.parker.stop((*httpConn).close)
-	}
+	s.stopLoops()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -773,7 +790,7 @@ func (s *Server) dial(ctx context.Context, sv *srv, dstPort int, timeout time.Du
 	s.track(c)
 	t := sv.be.cfg.Timeouts
 	dc := &dconn{Conn: c, rto: t.Server, wto: t.Server, raw: newRawSock(c)}
-	return &beConn{c: dc, br: getReader(dc), bw: getWriter(dc)}, nil
+	return &beConn{c: dc, br: getReader(dc), bw: getWriter(dc), fd: socketFD(c)}, nil
 }
 
 // event logs a server or backend state change to slog and to the backend's log targets.

@@ -159,7 +159,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		early = buf[:n]
 		req.Payload = early
 	}
-	res := be.connectTo(s.ctx, be.stickMatch(l4), req, dstPort, false)
+	res := be.connectTo(s.ctx, be.stickMatch(l4), req, dstPort, false, nil, nil)
 	e.Tw = res.tw.Milliseconds()
 	e.Retries, e.Redispatch = res.retries, res.redispatch
 	if res.err != nil {

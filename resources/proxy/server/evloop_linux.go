@@ -1,0 +1,385 @@
+package server
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// evloop serves plain-TCP HTTP connections while they wait — for their next request, or for their server's
+// response — without a goroutine of their own: haproxy's shape. There is one loop per CPU. Its runner is a
+// goroutine locked to an OS thread that blocks in epoll_wait and serves, on that thread, whatever became ready: it
+// reads the request, runs the rules, picks a server, writes the request to an idle server connection and arms
+// the loop for the response; when the response comes it relays it and arms the loop for the next request.
+//
+// Why: with a goroutine per connection, a goroutine made runnable by Go's netpoller waits in a P's run queue
+// while the kernel runs another process on that thread's CPU; on a machine the proxy shares with its clients and
+// servers, that put Duet's p99 at twice haproxy's (resources/proxy/README.md, Benchmarks). A thread that sleeps in
+// epoll_wait is woken by the kernel itself when its sockets are ready.
+//
+// Anything that would block the runner (a partial request or response, a full socket buffer, a connect, a
+// server queue, a tarpit) makes it hand the loop over first (handoff): a fresh runner goroutine takes the
+// thread's place in epoll_wait and the remaining ready connections, and the old goroutine carries on with the
+// connection that blocked exactly as before loops existed, until that connection waits again and parks here.
+//
+// Waiting connections are keyed by the socket they wait on; client sockets stay registered (one-shot, re-armed
+// with EPOLL_CTL_MOD), a server socket is registered only while its response is awaited. The sockets stay in Go's
+// own netpoller too (edge-triggered), for the goroutine code.
+type evloop struct {
+	s        *Server
+	epfd     int
+	pf       *os.File        // epfd, registered with Go's netpoller
+	prc      syscall.RawConn // of pf
+	dl       int64           // read deadline set on pf (Unix ns, 0: none)
+	wakeR    int             // read end of a pipe in the epoll set: a write to wakeW makes the runner look at closed and deadlines
+	wakeW    int
+	mu       sync.Mutex
+	waiting  []*httpConn // indexed by the socket waited on
+	nwaiting int
+	byTime   deadlines // the same connections, earliest wakeAt first
+	closed   bool
+	done     chan struct{}
+
+	runner atomic.Uint64 // id of the goroutine running the loop now (handoff changes it)
+	nextID atomic.Uint64
+	// owned by the current runner (handed over with the loop)
+	events []syscall.EpollEvent
+	ready  []*httpConn
+	ri     int
+}
+
+// deadlines is a min-heap of waiting connections by their wakeAt.
+type deadlines []*httpConn
+
+func (d deadlines) Len() int           { return len(d) }
+func (d deadlines) Less(i, j int) bool { return d[i].wakeAt < d[j].wakeAt }
+func (d deadlines) Swap(i, j int) {
+	d[i], d[j] = d[j], d[i]
+	d[i].parkIdx, d[j].parkIdx = int32(i), int32(j)
+}
+func (d *deadlines) Push(x any) {
+	h := x.(*httpConn)
+	h.parkIdx = int32(len(*d))
+	*d = append(*d, h)
+}
+func (d *deadlines) Pop() any {
+	old := *d
+	h := old[len(old)-1]
+	old[len(old)-1] = nil
+	*d = old[:len(old)-1]
+	h.parkIdx = -1
+	return h
+}
+
+func newEvloop(s *Server) (*evloop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("event loop: epoll_create1: %w", err)
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		_ = syscall.Close(epfd)
+		return nil, fmt.Errorf("event loop: pipe2: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p[0])}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p[0], &ev); err != nil {
+		_ = syscall.Close(epfd)
+		_ = syscall.Close(p[0])
+		_ = syscall.Close(p[1])
+		return nil, fmt.Errorf("event loop: epoll_ctl: %w", err)
+	}
+	// the runner waits for the epoll descriptor on Go's netpoller (wait)
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		_ = syscall.Close(epfd)
+		_ = syscall.Close(p[0])
+		_ = syscall.Close(p[1])
+		return nil, fmt.Errorf("event loop: set non-blocking: %w", err)
+	}
+	pf := os.NewFile(uintptr(epfd), "evloop")
+	prc, err := pf.SyscallConn()
+	if err == nil {
+		err = pf.SetReadDeadline(time.Time{}) // fails unless the netpoller took the descriptor
+	}
+	if err != nil {
+		_ = pf.Close()
+		_ = syscall.Close(p[0])
+		_ = syscall.Close(p[1])
+		return nil, fmt.Errorf("event loop: netpoller: %w", err)
+	}
+	return &evloop{s: s, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
+		events: make([]syscall.EpollEvent, 128)}, nil
+}
+
+// start runs the loop's first runner; the caller has added it to the server's WaitGroup.
+func (l *evloop) start() {
+	id := l.nextID.Add(1)
+	l.runner.Store(id)
+	go l.run(id)
+}
+
+// park makes h wait in the loop for its next request (until h.until), without a goroutine. It reports false when
+// the loop is stopping or epoll refused the socket: the caller keeps serving h as before.
+func (l *evloop) park(h *httpConn, first bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: h.fd}
+	op := syscall.EPOLL_CTL_MOD
+	if !h.registered {
+		op = syscall.EPOLL_CTL_ADD
+	}
+	if err := syscall.EpollCtl(l.epfd, op, int(h.fd), &ev); err != nil {
+		return false
+	}
+	h.registered = true
+	h.parkFirst, h.waitSrv = first, false
+	l.waitLocked(h, h.fd, h.until)
+	return true
+}
+
+// parkServer makes h wait in the loop for its server's response on bc, until the Unix time until (0: no limit).
+// Only the runner serving h calls it. The server's socket stays registered afterwards (one-shot: disarmed once
+// it fired), so that its next response on this loop costs one EPOLL_CTL_MOD.
+func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	fd := bc.fd
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
+	if bc.reg != l || syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev) != nil {
+		if old := bc.reg; old != nil && old != l {
+			_ = syscall.EpollCtl(old.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		}
+		bc.reg = nil
+		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+			return false
+		}
+		bc.reg = l
+	}
+	if until == 0 {
+		until = time.Now().Add(100 * 365 * 24 * time.Hour).UnixNano()
+	}
+	h.waitSrv = true
+	l.waitLocked(h, fd, until)
+	return true
+}
+
+func (l *evloop) waitLocked(h *httpConn, fd int32, until int64) {
+	h.waitFd, h.wakeAt = fd, until
+	if int(fd) >= len(l.waiting) {
+		l.waiting = append(l.waiting, make([]*httpConn, int(fd)+1-len(l.waiting)+64)...)
+	}
+	l.waiting[fd] = h
+	l.nwaiting++
+	wasFirst := len(l.byTime) == 0 || until < l.byTime[0].wakeAt
+	heap.Push(&l.byTime, h)
+	if wasFirst && l.runner.Load() != h.rid {
+		// the runner sleeps until the earliest deadline it knew of: tell it about an earlier one (the runner
+		// itself looks before it sleeps again)
+		_, _ = syscall.Write(l.wakeW, []byte{0})
+	}
+}
+
+// unwaitLocked takes h out of the loop, before its socket can be used elsewhere, closed or its number reused.
+func (l *evloop) unwaitLocked(h *httpConn) {
+	l.waiting[h.waitFd] = nil
+	l.nwaiting--
+	if h.parkIdx >= 0 {
+		heap.Remove(&l.byTime, int(h.parkIdx))
+	}
+	h.waitFd = -1
+}
+
+// run is one runner: it serves ready connections and waits in epoll_wait until the loop stops or until it hands
+// the loop over (then it returns once the connection it kept is served).
+func (l *evloop) run(id uint64) {
+	defer l.s.wg.Done()
+	var drain [64]byte
+	for {
+		if !l.serveReady(id) {
+			return // handed over: the goroutine served its connection as a goroutine of its own
+		}
+		if len(l.s.loops) > 1 {
+			// Several runners share the Go scheduler: one that always finds work would otherwise keep another
+			// queued behind it (measured: 100-500 ms stalls under load without this)
+			goruntime.Gosched()
+		}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			close(l.done)
+			return
+		}
+		until := int64(0)
+		if len(l.byTime) > 0 {
+			until = l.byTime[0].wakeAt
+		}
+		l.mu.Unlock()
+		n, err := l.wait(until)
+		if err != nil && !errors.Is(err, syscall.EINTR) {
+			// only a closed or broken epoll set gets here
+			l.s.log.Warn("event loop stopped", "err", err)
+			l.mu.Lock()
+			l.closed = true
+			l.mu.Unlock()
+			close(l.done)
+			return
+		}
+		l.mu.Lock()
+		for _, ev := range l.events[:max(n, 0)] {
+			if int(ev.Fd) == l.wakeR {
+				_, _ = syscall.Read(l.wakeR, drain[:])
+				continue
+			}
+			if int(ev.Fd) >= len(l.waiting) {
+				continue
+			}
+			if h := l.waiting[ev.Fd]; h != nil {
+				l.unwaitLocked(h)
+				h.expired = false
+				l.ready = append(l.ready, h)
+			}
+		}
+		now := time.Now().UnixNano()
+		for len(l.byTime) > 0 && l.byTime[0].wakeAt <= now {
+			h := l.byTime[0]
+			l.unwaitLocked(h)
+			h.expired = true
+			l.ready = append(l.ready, h)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// wait returns the loop's ready events, waiting for them until the Unix time until (0: no limit). The wait is
+// on Go's netpoller, where the loop's epoll descriptor is registered: the runner is a goroutine like any other
+// while it waits, so no thread sits in a system call holding a P (the runtime's monitor would take it back
+// every 20 µs under load, at the cost of a thread switch each time).
+func (l *evloop) wait(until int64) (int, error) {
+	if n, err := l.pollNow(); n != 0 || err != nil {
+		return n, err
+	}
+	if until != l.dl {
+		l.dl = until
+		var t time.Time
+		if until != 0 {
+			t = time.Unix(0, until)
+		}
+		_ = l.pf.SetReadDeadline(t)
+	}
+	var n int
+	var perr error
+	err := l.prc.Read(func(uintptr) bool {
+		n, perr = l.pollNow()
+		return n != 0 || perr != nil
+	})
+	if err != nil {
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, err
+		}
+		l.dl = -1 // set it again next time, even to the same value: the wall clock may lag the timer a little
+	}
+	return n, perr
+}
+
+// pollNow is epoll_wait with a zero timeout, as a raw system call.
+func (l *evloop) pollNow() (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// serveReady serves the ready connections on the runner id; false when the loop was handed over meanwhile.
+func (l *evloop) serveReady(id uint64) bool {
+	for l.ri < len(l.ready) {
+		h := l.ready[l.ri]
+		l.ready[l.ri] = nil
+		l.ri++
+		h.wake(id)
+		if l.runner.Load() != id {
+			return false
+		}
+	}
+	l.ready, l.ri = l.ready[:0], 0
+	return true
+}
+
+// handoff gives the loop to a fresh runner goroutine; the caller (the runner until now) goes on as an ordinary
+// goroutine and may block.
+func (l *evloop) handoff() {
+	id := l.nextID.Add(1)
+	l.runner.Store(id)
+	l.s.wg.Add(1)
+	go l.run(id)
+}
+
+// stop ends the runner, then ends every connection still waiting for a request (like haproxy's soft stop closes
+// idle ones) with end. A connection waiting for a response gets a goroutine to finish it.
+func (l *evloop) stop(end func(h *httpConn)) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return
+	}
+	l.closed = true
+	_, _ = syscall.Write(l.wakeW, []byte{0})
+	l.mu.Unlock()
+	<-l.done
+	l.mu.Lock()
+	left := make([]*httpConn, 0, l.nwaiting)
+	for _, h := range l.waiting {
+		if h != nil {
+			left = append(left, h)
+		}
+	}
+	for _, h := range left {
+		l.unwaitLocked(h)
+	}
+	l.mu.Unlock()
+	for _, h := range left {
+		if h.waitSrv {
+			// its response is relayed on a goroutine of its own, which Stop waits for (or, past its deadline,
+			// makes fail by closing the server's socket)
+			l.s.wg.Add(1)
+			go func() {
+				defer l.s.wg.Done()
+				h.wake(0)
+			}()
+			continue
+		}
+		end(h)
+	}
+	_ = l.pf.Close() // and the epoll descriptor with it
+	_ = syscall.Close(l.wakeR)
+	_ = syscall.Close(l.wakeW)
+}
+
+// count is the number of connections waiting in the loop (tests, stats).
+func (l *evloop) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nwaiting
+}
+
+// forget takes h out of the loop if it waits there (its connection is being closed by someone else).
+func (l *evloop) forget(h *httpConn) {
+	l.mu.Lock()
+	if h.waitFd >= 0 && int(h.waitFd) < len(l.waiting) && l.waiting[h.waitFd] == h {
+		l.unwaitLocked(h)
+	}
+	l.mu.Unlock()
+}
