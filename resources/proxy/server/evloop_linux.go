@@ -43,6 +43,8 @@ type evloop struct {
 	mu       sync.Mutex
 	waiting  []*httpConn // indexed by the socket waited on
 	nwaiting int
+	conns    []*httpConn // client connections registered here, by socket
+	pending  []*httpConn // ready without an event (parked while an edge was remembered)
 	byTime   deadlines // the same connections, earliest wakeAt first
 	closed   bool
 	done     chan struct{}
@@ -132,23 +134,56 @@ func (l *evloop) park(h *httpConn, first bool) bool {
 	if l.closed {
 		return false
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: h.fd}
-	op := syscall.EPOLL_CTL_MOD
 	if !h.registered {
-		op = syscall.EPOLL_CTL_ADD
+		ev := syscall.EpollEvent{Events: edgeEvents, Fd: h.fd}
+		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(h.fd), &ev); err != nil {
+			return false
+		}
+		h.registered = true
+		l.conns = grow(l.conns, h.fd)
+		l.conns[h.fd] = h // EPOLL_CTL_ADD reports a socket that is readable already
 	}
-	if err := syscall.EpollCtl(l.epfd, op, int(h.fd), &ev); err != nil {
-		return false
-	}
-	h.registered = true
 	h.parkFirst, h.waitSrv = first, false
+	if h.edge {
+		// readable while it was busy: ready at once (a look with nothing to read parks it again)
+		h.edge = false
+		h.expired = false
+		l.pending = append(l.pending, h)
+		if l.runner.Load() != h.rid {
+			_, _ = syscall.Write(l.wakeW, []byte{0})
+		}
+		return true
+	}
 	l.waitLocked(h, h.fd, h.until)
 	return true
 }
 
+// edgeEvents is the registration of every socket in a loop: edge-triggered and permanent, so that waiting costs
+// no system call; an edge that comes while its connection is busy is remembered (httpConn.edge) for its next wait.
+const edgeEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | (syscall.EPOLLET & 0xffffffff)
+
+// grow makes s long enough to be indexed by fd.
+func grow(s []*httpConn, fd int32) []*httpConn {
+	if int(fd) >= len(s) {
+		s = append(s, make([]*httpConn, int(fd)+1-len(s)+64)...)
+	}
+	return s
+}
+
+// unregister forgets h's client socket before it is closed (its number may be reused at once).
+func (l *evloop) unregister(h *httpConn) {
+	l.mu.Lock()
+	if int(h.fd) < len(l.conns) && l.conns[h.fd] == h {
+		l.conns[h.fd] = nil
+	}
+	h.registered = false
+	l.mu.Unlock()
+}
+
 // parkServer makes h wait in the loop for its server's response on bc, until the Unix time until (0: no limit).
-// Only the runner serving h calls it. The server's socket stays registered afterwards (one-shot: disarmed once
-// it fired), so that its next response on this loop costs one EPOLL_CTL_MOD.
+// Only the runner serving h calls it, right after sending the request: an edge of the response cannot have been
+// collected by anyone before. The server's socket stays registered (edgeEvents) while the connection lives, so
+// that its next response on this loop costs no system call.
 func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -156,9 +191,9 @@ func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
 		return false
 	}
 	fd := bc.fd
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
-	if bc.reg != l || syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev) != nil {
-		if old := bc.reg; old != nil && old != l {
+	if bc.reg != l {
+		ev := syscall.EpollEvent{Events: edgeEvents, Fd: fd}
+		if old := bc.reg; old != nil {
 			_ = syscall.EpollCtl(old.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 		}
 		bc.reg = nil
@@ -177,9 +212,7 @@ func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
 
 func (l *evloop) waitLocked(h *httpConn, fd int32, until int64) {
 	h.waitFd, h.wakeAt = fd, until
-	if int(fd) >= len(l.waiting) {
-		l.waiting = append(l.waiting, make([]*httpConn, int(fd)+1-len(l.waiting)+64)...)
-	}
+	l.waiting = grow(l.waiting, fd)
 	l.waiting[fd] = h
 	l.nwaiting++
 	wasFirst := len(l.byTime) == 0 || until < l.byTime[0].wakeAt
@@ -225,8 +258,15 @@ func (l *evloop) run(id uint64) {
 		if len(l.byTime) > 0 {
 			until = l.byTime[0].wakeAt
 		}
+		busy := len(l.pending) > 0
 		l.mu.Unlock()
-		n, err := l.wait(until)
+		var n int
+		var err error
+		if busy {
+			n, err = l.pollNow()
+		} else {
+			n, err = l.wait(until)
+		}
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			// only a closed or broken epoll set gets here
 			l.s.log.Warn("event loop stopped", "err", err)
@@ -242,15 +282,18 @@ func (l *evloop) run(id uint64) {
 				_, _ = syscall.Read(l.wakeR, drain[:])
 				continue
 			}
-			if int(ev.Fd) >= len(l.waiting) {
-				continue
-			}
-			if h := l.waiting[ev.Fd]; h != nil {
+			if int(ev.Fd) < len(l.waiting) && l.waiting[ev.Fd] != nil {
+				h := l.waiting[ev.Fd]
 				l.unwaitLocked(h)
 				h.expired = false
 				l.ready = append(l.ready, h)
+			} else if int(ev.Fd) < len(l.conns) && l.conns[ev.Fd] != nil {
+				l.conns[ev.Fd].edge = true // busy: its next wait looks first
 			}
 		}
+		l.ready = append(l.ready, l.pending...)
+		clear(l.pending)
+		l.pending = l.pending[:0]
 		now := time.Now().UnixNano()
 		for len(l.byTime) > 0 && l.byTime[0].wakeAt <= now {
 			h := l.byTime[0]
@@ -349,6 +392,9 @@ func (l *evloop) stop(end func(h *httpConn)) {
 	for _, h := range left {
 		l.unwaitLocked(h)
 	}
+	left = append(left, l.pending...)
+	clear(l.pending)
+	l.pending = l.pending[:0]
 	l.mu.Unlock()
 	for _, h := range left {
 		if h.waitSrv {

@@ -56,6 +56,7 @@ type httpConn struct {
 	waitSrv    bool // waiting for the server's response (else for the next request)
 	expired    bool // woken by wakeAt, not by its socket
 	registered bool // the client socket is in the loop's epoll set
+	edge       bool // it became readable while the connection was busy (guarded by the loop's lock)
 	escapeFn   func()
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
@@ -185,11 +186,16 @@ func (h *httpConn) wake(id uint64) {
 	h.rid = id
 	var r served
 	if srv {
+		if h.expired {
+			h.st.fw.res.conn.c.setRead(time.Nanosecond) // timeout server ran out: the read fails (504)
+		}
 		r = h.receiveResponse()
 	} else {
 		first := h.parkFirst
 		h.attach()
-		h.c.clearAbs() // a deadline left from an earlier wait must not fail this read
+		if h.c.abs {
+			h.c.clearAbs() // a deadline left from an earlier wait must not fail this read
+		}
 		h.c.armRead()
 		n, err := h.c.raw.tryRead(h.st.pc.b[:])
 		if err == syscall.EAGAIN {
@@ -281,6 +287,9 @@ func (h *httpConn) releaseBuffers() {
 }
 
 func (h *httpConn) close() {
+	if h.registered {
+		h.loop.unregister(h)
+	}
 	h.releaseBuffers()
 	h.detach()
 	h.sess.http.Store(nil)
@@ -462,13 +471,14 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	fw := &h.st.fw
 	bc := fw.res.conn
 	if h.rid != 0 && bc.fd >= 0 && bc.br.Buffered() == 0 {
-		bc.c.setRead(be.cfg.Timeouts.Server)
-		fw.deadlineSet = true
+		// the loop keeps timeout server (wake makes the read fail when it runs out); the socket's own deadline
+		// stays the inactivity one, which costs no timer update per request
 		until := int64(0)
-		if be.cfg.Timeouts.Server > 0 {
-			until = bc.c.rdl
+		if to := be.cfg.Timeouts.Server; to > 0 {
+			until = time.Now().Add(to).UnixNano()
 		}
 		if h.loop.parkServer(h, bc, until) {
+			fw.deadlineSet = true
 			h.rid = 0 // still the runner's, as in afterServed
 			return servedPending
 		}
