@@ -34,6 +34,7 @@ import (
 // own netpoller too (edge-triggered), for the goroutine code.
 type evloop struct {
 	s        *Server
+	yield    bool // several loops: the runner yields after each batch (run)
 	epfd     int
 	pf       *os.File        // epfd, registered with Go's netpoller
 	prc      syscall.RawConn // of pf
@@ -45,12 +46,13 @@ type evloop struct {
 	nwaiting int
 	conns    []*httpConn // client connections registered here, by socket
 	pending  []*httpConn // ready without an event (parked while an edge was remembered)
-	byTime   deadlines // the same connections, earliest wakeAt first
+	byTime   deadlines   // the same connections, earliest wakeAt first
 	closed   bool
 	done     chan struct{}
 
-	runner atomic.Uint64 // id of the goroutine running the loop now (handoff changes it)
-	nextID atomic.Uint64
+	runner   atomic.Uint64 // id of the goroutine running the loop now (handoff changes it)
+	nextID   atomic.Uint64
+	handoffs atomic.Int64 // times a runner handed its loop over (tests)
 	// owned by the current runner (handed over with the loop)
 	events []syscall.EpollEvent
 	ready  []*httpConn
@@ -80,7 +82,7 @@ func (d *deadlines) Pop() any {
 	return h
 }
 
-func newEvloop(s *Server) (*evloop, error) {
+func newEvloop(s *Server, yield bool) (*evloop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("event loop: epoll_create1: %w", err)
@@ -115,7 +117,7 @@ func newEvloop(s *Server) (*evloop, error) {
 		_ = syscall.Close(p[1])
 		return nil, fmt.Errorf("event loop: netpoller: %w", err)
 	}
-	return &evloop{s: s, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
+	return &evloop{s: s, yield: yield, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
 		events: make([]syscall.EpollEvent, 128)}, nil
 }
 
@@ -243,7 +245,7 @@ func (l *evloop) run(id uint64) {
 		if !l.serveReady(id) {
 			return // handed over: the goroutine served its connection as a goroutine of its own
 		}
-		if len(l.s.loops) > 1 {
+		if l.yield {
 			// Several runners share the Go scheduler: one that always finds work would otherwise keep another
 			// queued behind it (measured: 100-500 ms stalls under load without this)
 			goruntime.Gosched()
@@ -363,6 +365,7 @@ func (l *evloop) serveReady(id uint64) bool {
 // handoff gives the loop to a fresh runner goroutine; the caller (the runner until now) goes on as an ordinary
 // goroutine and may block.
 func (l *evloop) handoff() {
+	l.handoffs.Add(1)
 	id := l.nextID.Add(1)
 	l.runner.Store(id)
 	l.s.wg.Add(1)
@@ -409,6 +412,11 @@ func (l *evloop) stop(end func(h *httpConn)) {
 		}
 		end(h)
 	}
+	l.closeFDs()
+}
+
+// closeFDs closes the loop's descriptors.
+func (l *evloop) closeFDs() {
 	_ = l.pf.Close() // and the epoll descriptor with it
 	_ = syscall.Close(l.wakeR)
 	_ = syscall.Close(l.wakeW)

@@ -98,6 +98,14 @@ func startBackend(t testing.TB, name string) *testBackend {
 		}
 		fmt.Fprintf(w, "%s\n", name)
 	})
+	mux.HandleFunc("/drip", func(w http.ResponseWriter, r *http.Request) {
+		// the head and half the body, then the rest 100 ms later: the proxy reads the response in two parts
+		w.Header().Set("Content-Length", "10")
+		_, _ = w.Write([]byte("drip-"))
+		w.(http.Flusher).Flush()
+		time.Sleep(100 * time.Millisecond)
+		_, _ = w.Write([]byte("done\n"))
+	})
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-b.hang:
@@ -144,8 +152,13 @@ func (b *testBackend) close() {
 // startProxy parses text (with {NAME} placeholders replaced from vars) and starts a Server; Stop runs at cleanup.
 func startProxy(t testing.TB, text string, vars map[string]any) *Server {
 	t.Helper()
+	return startProxyWith(t, text, vars, Options{})
+}
+
+func startProxyWith(t testing.TB, text string, vars map[string]any, o Options) *Server {
+	t.Helper()
 	cfg := mustConfig(t, text, vars)
-	s := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := NewWithOptions(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), o)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v", err)
 	}

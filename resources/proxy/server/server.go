@@ -253,14 +253,20 @@ func (s *Server) startLoops() {
 	if n == 0 {
 		n = max(1, goruntime.GOMAXPROCS(0)/2)
 	}
+	loops := make([]*evloop, 0, max(n, 0))
 	for range max(n, 0) {
-		l, err := newEvloop(s)
+		l, err := newEvloop(s, n > 1)
 		if err != nil {
 			s.log.Warn("HTTP connections keep a goroutine each", "err", err)
-			s.stopLoops()
+			for _, l := range loops {
+				l.closeFDs()
+			}
 			return
 		}
-		s.loops = append(s.loops, l)
+		loops = append(loops, l)
+	}
+	s.loops = loops
+	for _, l := range loops {
 		s.wg.Add(1)
 		l.start()
 	}

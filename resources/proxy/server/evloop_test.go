@@ -1,0 +1,260 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// loopCases runs a test with the default event loops, with two of them, and with none (a goroutine per
+// connection): the three must answer alike.
+var loopCases = []struct {
+	name  string
+	loops int
+}{{"default", 0}, {"two-loops", 2}, {"no-loop", -1}}
+
+func loopProxy(t *testing.T, loops int, extra string) (*Server, string) {
+	t.Helper()
+	b := startBackend(t, "s1")
+	p := freePort(t)
+	s := startProxyWith(t, defaults+extra+`
+listen web
+    bind 127.0.0.1:{P}
+    server s1 127.0.0.1:{B}
+`, map[string]any{"P": p, "B": b.port}, Options{Loops: loops})
+	return s, fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+func handoffs(s *Server) int64 {
+	n := int64(0)
+	for _, l := range s.loops {
+		n += l.handoffs.Load()
+	}
+	return n
+}
+
+type client struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialClient(t *testing.T, addr string) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &client{c: c, r: bufio.NewReader(c)}
+}
+
+func (c *client) send(t *testing.T, s string) {
+	t.Helper()
+	if _, err := io.WriteString(c.c, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads one response and returns its status and body.
+func (c *client) answer(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// TestLoopSlowClient: a request head that arrives in pieces makes the loop's runner hand the loop over; the
+// connection is served on its own goroutine, and other connections are served meanwhile.
+func TestLoopSlowClient(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := loopProxy(t, tc.loops, "")
+			slow := dialClient(t, addr)
+			slow.send(t, "GET /a HTTP/1.1\r\nHo")
+			time.Sleep(50 * time.Millisecond) // the first piece is read; the rest is not there
+			fast := dialClient(t, addr)
+			for i := range 20 {
+				fast.send(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+				if st, body := fast.answer(t); st != 200 || body != "s1\n" {
+					t.Fatalf("fast request %d: %d %q", i, st, body)
+				}
+			}
+			slow.send(t, "st: a\r\n\r\n")
+			if st, body := slow.answer(t); st != 200 || body != "s1\n" {
+				t.Fatalf("slow request: %d %q", st, body)
+			}
+			// and the slow connection goes on (back in its loop)
+			slow.send(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			if st, _ := slow.answer(t); st != 200 {
+				t.Fatalf("next request on the slow connection: %d", st)
+			}
+			if tc.loops >= 0 && handoffs(s) == 0 {
+				t.Error("no handoff: the partial head was not waited for off the loop")
+			}
+		})
+	}
+}
+
+// TestLoopSlowServer: while one request waits for a slow server (in the loop, without a goroutine), the other
+// connections are served; a response that comes in pieces is relayed whole.
+func TestLoopSlowServer(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr := loopProxy(t, tc.loops, "")
+			slow := dialClient(t, addr)
+			slow.send(t, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+			var order []string
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := http.ReadResponse(slow.r, nil)
+				if err == nil {
+					resp.Body.Close()
+				}
+				mu.Lock()
+				order = append(order, "slow")
+				mu.Unlock()
+			}()
+			fast := dialClient(t, addr)
+			for range 5 {
+				fast.send(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+				if st, _ := fast.answer(t); st != 200 {
+					t.Fatalf("fast request: %d", st)
+				}
+			}
+			mu.Lock()
+			order = append(order, "fast")
+			mu.Unlock()
+			wg.Wait()
+			if strings.Join(order, ",") != "fast,slow" {
+				t.Errorf("completion order %v: the slow server held up other connections", order)
+			}
+			drip := dialClient(t, addr)
+			for range 2 {
+				drip.send(t, "GET /drip HTTP/1.1\r\nHost: a\r\n\r\n")
+				if st, body := drip.answer(t); st != 200 || body != "drip-done\n" {
+					t.Fatalf("dripped response: %d %q", st, body)
+				}
+			}
+		})
+	}
+}
+
+// TestLoopPipelinedWhileBusy: a request that arrives while the previous one waits for its server is answered
+// after it (the readiness seen while the connection was busy is kept for its next wait).
+func TestLoopPipelinedWhileBusy(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr := loopProxy(t, tc.loops, "")
+			c := dialClient(t, addr)
+			c.send(t, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+			time.Sleep(50 * time.Millisecond)
+			c.send(t, "GET /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+			if st, body := c.answer(t); st != 200 || body != "s1\n" {
+				t.Fatalf("first: %d %q", st, body)
+			}
+			if st, body := c.answer(t); st != 200 || body != "hello" {
+				t.Fatalf("second: %d %q", st, body)
+			}
+			// both in one segment
+			c.send(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok")
+			if st, body := c.answer(t); st != 200 || body != "s1\n" {
+				t.Fatalf("third: %d %q", st, body)
+			}
+			if st, body := c.answer(t); st != 200 || body != "ok" {
+				t.Fatalf("fourth: %d %q", st, body)
+			}
+		})
+	}
+}
+
+// TestLoopServerTimeout: timeout server, kept by the loop while the request waits there, answers 504 and the
+// client connection stays usable, as haproxy 2.6.
+func TestLoopServerTimeout(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr := loopProxy(t, tc.loops, "    timeout server 200ms\n")
+			c := dialClient(t, addr)
+			start := time.Now()
+			c.send(t, "GET /hang HTTP/1.1\r\nHost: a\r\n\r\n")
+			if st, _ := c.answer(t); st != 504 {
+				t.Fatalf("status %d, want 504", st)
+			}
+			if d := time.Since(start); d < 190*time.Millisecond {
+				t.Fatalf("504 after %v, before timeout server", d)
+			}
+			c.send(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			if st, _ := c.answer(t); st != 200 {
+				t.Fatalf("after the 504: %d", st)
+			}
+		})
+	}
+}
+
+// TestLoopsUnderLoad: many connections with concurrent keep-alive requests, every answer right, with one loop,
+// two, and none.
+func TestLoopsUnderLoad(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := loopProxy(t, tc.loops, "")
+			const conns, reqs = 20, 50
+			errs := make(chan error, conns)
+			var wg sync.WaitGroup
+			for i := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer c.Close()
+					_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+					r := bufio.NewReader(c)
+					for j := range reqs {
+						body := fmt.Sprintf("c%dr%d", i, j)
+						fmt.Fprintf(c, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+						resp, err := http.ReadResponse(r, nil)
+						if err != nil {
+							errs <- fmt.Errorf("connection %d request %d: %w", i, j, err)
+							return
+						}
+						got, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if string(got) != body {
+							errs <- fmt.Errorf("connection %d request %d: %q, want %q", i, j, got, body)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			want := map[int]int{0: max(1, goruntime.GOMAXPROCS(0)/2), 2: 2, -1: 0}[tc.loops]
+			if len(s.loops) != want {
+				t.Errorf("%d loops, want %d", len(s.loops), want)
+			}
+		})
+	}
+}
