@@ -42,11 +42,11 @@ type evloop struct {
 	wakeR    int             // read end of a pipe in the epoll set: a write to wakeW makes the runner look at closed and deadlines
 	wakeW    int
 	mu       sync.Mutex
-	waiting  []*httpConn // indexed by the socket waited on
+	waiting  []*httpConn // HTTP connections waiting, by the socket waited on
 	nwaiting int
-	conns    []*httpConn // client connections registered here, by socket
-	pending  []*httpConn // ready without an event (parked while an edge was remembered)
-	byTime   deadlines   // the same connections, earliest wakeAt first
+	regs     []*loopEntry // connections whose sockets are registered for good (client sockets, tunnels), by socket
+	pending  []*loopEntry // ready without an event (parked while an edge was remembered)
+	byTime   deadlines    // the same connections, earliest wakeAt first
 	closed   bool
 	done     chan struct{}
 
@@ -55,12 +55,32 @@ type evloop struct {
 	handoffs atomic.Int64 // times a runner handed its loop over (tests)
 	// owned by the current runner (handed over with the loop)
 	events []syscall.EpollEvent
-	ready  []*httpConn
+	ready  []*loopEntry
+	buf    []byte // tunnels copy through it (runner only)
 	ri     int
 }
 
-// deadlines is a min-heap of waiting connections by their wakeAt.
-type deadlines []*httpConn
+// loopEntry is what a loop keeps of a connection it serves: its place in the deadline heap and how it was woken.
+// Exactly one of h (an HTTP connection) and t (a TCP-mode tunnel) is set.
+type loopEntry struct {
+	h       *httpConn
+	t       *tunnel
+	parkIdx int32
+	wakeAt  int64
+	expired bool // woken by wakeAt, not by a socket
+}
+
+// wake serves the connection on the runner id.
+func (e *loopEntry) wake(id uint64) {
+	if e.h != nil {
+		e.h.wake(id)
+	} else {
+		e.t.wake(id)
+	}
+}
+
+// deadlines is a min-heap of connections by their wakeAt.
+type deadlines []*loopEntry
 
 func (d deadlines) Len() int           { return len(d) }
 func (d deadlines) Less(i, j int) bool { return d[i].wakeAt < d[j].wakeAt }
@@ -69,7 +89,7 @@ func (d deadlines) Swap(i, j int) {
 	d[i].parkIdx, d[j].parkIdx = int32(i), int32(j)
 }
 func (d *deadlines) Push(x any) {
-	h := x.(*httpConn)
+	h := x.(*loopEntry)
 	h.parkIdx = int32(len(*d))
 	*d = append(*d, h)
 }
@@ -142,15 +162,15 @@ func (l *evloop) park(h *httpConn, first bool) bool {
 			return false
 		}
 		h.registered = true
-		l.conns = grow(l.conns, h.fd)
-		l.conns[h.fd] = h // EPOLL_CTL_ADD reports a socket that is readable already
+		l.regs = grow(l.regs, h.fd)
+		l.regs[h.fd] = &h.loopEntry // EPOLL_CTL_ADD reports a socket that is readable already
 	}
 	h.parkFirst, h.waitSrv = first, false
 	if h.edge {
 		// readable while it was busy: ready at once (a look with nothing to read parks it again)
 		h.edge = false
 		h.expired = false
-		l.pending = append(l.pending, h)
+		l.pending = append(l.pending, &h.loopEntry)
 		if l.runner.Load() != h.rid {
 			_, _ = syscall.Write(l.wakeW, []byte{0})
 		}
@@ -165,9 +185,9 @@ func (l *evloop) park(h *httpConn, first bool) bool {
 const edgeEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | (syscall.EPOLLET & 0xffffffff)
 
 // grow makes s long enough to be indexed by fd.
-func grow(s []*httpConn, fd int32) []*httpConn {
+func grow[T any](s []*T, fd int32) []*T {
 	if int(fd) >= len(s) {
-		s = append(s, make([]*httpConn, int(fd)+1-len(s)+64)...)
+		s = append(s, make([]*T, int(fd)+1-len(s)+64)...)
 	}
 	return s
 }
@@ -175,8 +195,8 @@ func grow(s []*httpConn, fd int32) []*httpConn {
 // unregister forgets h's client socket before it is closed (its number may be reused at once).
 func (l *evloop) unregister(h *httpConn) {
 	l.mu.Lock()
-	if int(h.fd) < len(l.conns) && l.conns[h.fd] == h {
-		l.conns[h.fd] = nil
+	if int(h.fd) < len(l.regs) && l.regs[h.fd] == &h.loopEntry {
+		l.regs[h.fd] = nil
 	}
 	h.registered = false
 	l.mu.Unlock()
@@ -218,7 +238,7 @@ func (l *evloop) waitLocked(h *httpConn, fd int32, until int64) {
 	l.waiting[fd] = h
 	l.nwaiting++
 	wasFirst := len(l.byTime) == 0 || until < l.byTime[0].wakeAt
-	heap.Push(&l.byTime, h)
+	heap.Push(&l.byTime, &h.loopEntry)
 	if wasFirst && l.runner.Load() != h.rid {
 		// the runner sleeps until the earliest deadline it knew of: tell it about an earlier one (the runner
 		// itself looks before it sleeps again)
@@ -288,9 +308,15 @@ func (l *evloop) run(id uint64) {
 				h := l.waiting[ev.Fd]
 				l.unwaitLocked(h)
 				h.expired = false
-				l.ready = append(l.ready, h)
-			} else if int(ev.Fd) < len(l.conns) && l.conns[ev.Fd] != nil {
-				l.conns[ev.Fd].edge = true // busy: its next wait looks first
+				l.ready = append(l.ready, &h.loopEntry)
+			} else if int(ev.Fd) < len(l.regs) && l.regs[ev.Fd] != nil {
+				if e := l.regs[ev.Fd]; e.h != nil {
+					e.h.edge = true // busy: its next wait looks first
+				} else if t := e.t; !t.queued {
+					t.queued = true
+					e.expired = false
+					l.ready = append(l.ready, e)
+				}
 			}
 		}
 		l.ready = append(l.ready, l.pending...)
@@ -298,10 +324,18 @@ func (l *evloop) run(id uint64) {
 		l.pending = l.pending[:0]
 		now := time.Now().UnixNano()
 		for len(l.byTime) > 0 && l.byTime[0].wakeAt <= now {
-			h := l.byTime[0]
-			l.unwaitLocked(h)
-			h.expired = true
-			l.ready = append(l.ready, h)
+			e := l.byTime[0]
+			if e.h != nil {
+				l.unwaitLocked(e.h)
+			} else {
+				heap.Pop(&l.byTime)
+				if e.t.queued {
+					continue // served in this batch anyway; it looks at its clock then
+				}
+				e.t.queued = true
+			}
+			e.expired = true
+			l.ready = append(l.ready, e)
 		}
 		l.mu.Unlock()
 	}
@@ -350,10 +384,10 @@ func (l *evloop) pollNow() (int, error) {
 // serveReady serves the ready connections on the runner id; false when the loop was handed over meanwhile.
 func (l *evloop) serveReady(id uint64) bool {
 	for l.ri < len(l.ready) {
-		h := l.ready[l.ri]
+		e := l.ready[l.ri]
 		l.ready[l.ri] = nil
 		l.ri++
-		h.wake(id)
+		e.wake(id)
 		if l.runner.Load() != id {
 			return false
 		}
@@ -395,10 +429,27 @@ func (l *evloop) stop(end func(h *httpConn)) {
 	for _, h := range left {
 		l.unwaitLocked(h)
 	}
-	left = append(left, l.pending...)
+	for _, e := range l.pending {
+		left = append(left, e.h)
+	}
 	clear(l.pending)
 	l.pending = l.pending[:0]
+	var tunnels []*tunnel
+	for _, e := range l.regs {
+		if e != nil && e.t != nil && !e.t.gone {
+			l.leaveLocked(e.t)
+			tunnels = append(tunnels, e.t)
+		}
+	}
 	l.mu.Unlock()
+	for _, t := range tunnels {
+		// on goroutines of its own, which Stop waits for (or, past its deadline, ends by closing the sockets)
+		l.s.wg.Add(1)
+		go func() {
+			defer l.s.wg.Done()
+			t.onGoroutines(nil, nil)
+		}()
+	}
 	for _, h := range left {
 		if h.waitSrv {
 			// its response is relayed on a goroutine of its own, which Stop waits for (or, past its deadline,

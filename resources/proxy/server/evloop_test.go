@@ -258,3 +258,154 @@ func TestLoopsUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// tcpServer accepts connections and runs serve on each; it stops with the test.
+func tcpServer(t *testing.T, serve func(c net.Conn)) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func tcpProxy(t *testing.T, loops, server int, timeouts string) (*Server, string) {
+	t.Helper()
+	p := freePort(t)
+	s := startProxyWith(t, defaults+`
+listen t
+    bind 127.0.0.1:{P}
+    mode tcp
+`+timeouts+`    server s1 127.0.0.1:{B}
+`, map[string]any{"P": p, "B": server}, Options{Loops: loops})
+	return s, fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+// TestTunnelBulkToSlowReader: 8 MiB each way through TCP mode while the reader is slow to start: the tunnel
+// leaves its loop for goroutines when a socket is full, and every byte arrives in order.
+func TestTunnelBulkToSlowReader(t *testing.T) {
+	const size = 8 << 20
+	pattern := func(i int) byte { return byte(i*7 + i>>11) }
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tcpServer(t, func(c net.Conn) {
+				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				// take the client's bytes (slowly at first), check them, then send ours
+				time.Sleep(200 * time.Millisecond)
+				buf := make([]byte, 64<<10)
+				got := 0
+				for got < size {
+					n, err := c.Read(buf)
+					for i := range n {
+						if buf[i] != pattern(got+i) {
+							return // the client sees a short answer
+						}
+					}
+					got += n
+					if err != nil {
+						return
+					}
+				}
+				out := make([]byte, size)
+				for i := range out {
+					out[i] = pattern(i)
+				}
+				_, _ = c.Write(out)
+			})
+			s, addr := tcpProxy(t, tc.loops, srv, "")
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			go func() {
+				out := make([]byte, size)
+				for i := range out {
+					out[i] = pattern(i)
+				}
+				_, _ = c.Write(out)
+			}()
+			time.Sleep(200 * time.Millisecond) // the proxy fills our socket before we read
+			buf := make([]byte, 64<<10)
+			got := 0
+			for got < size {
+				n, err := c.Read(buf)
+				for i := range n {
+					if buf[i] != pattern(got+i) {
+						t.Fatalf("byte %d: %d, want %d", got+i, buf[i], pattern(got+i))
+					}
+				}
+				got += n
+				if err != nil {
+					t.Fatalf("after %d bytes: %v", got, err)
+				}
+			}
+			if tc.loops >= 0 && handoffs(s) == 0 {
+				t.Error("no handoff: a full socket did not send the tunnel to goroutines")
+			}
+		})
+	}
+}
+
+// TestTunnelTimeout: an idle TCP-mode connection is closed at timeout client / server; one that keeps talking
+// is not.
+func TestTunnelTimeout(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tcpServer(t, func(c net.Conn) { _, _ = io.Copy(c, c) }) // echo
+			_, addr := tcpProxy(t, tc.loops, srv, "    timeout client 300ms\n    timeout server 300ms\n")
+			busy, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer busy.Close()
+			idle, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idle.Close()
+			start := time.Now()
+			buf := make([]byte, 16)
+			for _, c := range []net.Conn{busy, idle} {
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Write([]byte("ping")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf[:4]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 8 { // 800 ms of traffic every 100 ms
+				time.Sleep(100 * time.Millisecond)
+				if _, err := busy.Write([]byte("ping")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(busy, buf[:4]); err != nil {
+					t.Fatalf("busy connection: %v after %v", err, time.Since(start))
+				}
+			}
+			if _, err := idle.Read(buf); err == nil || isTimeout(err) {
+				t.Fatalf("idle connection still open after %v (err %v)", time.Since(start), err)
+			}
+		})
+	}
+}

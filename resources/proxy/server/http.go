@@ -47,14 +47,12 @@ type httpConn struct {
 	until   int64 // end of the wait for the next request (Unix ns; 0: not waiting), kept across a park
 	// event loop (evloop): the loop the connection waits in, and its bookkeeping there (guarded by the loop's
 	// lock while waiting)
-	loop       *evloop
-	rid        uint64 // id of the loop runner serving the connection inline (0: a goroutine of its own)
-	parkIdx    int32
+	loop *evloop
+	rid  uint64 // id of the loop runner serving the connection inline (0: a goroutine of its own)
+	loopEntry
 	waitFd     int32 // socket waited on (-1: not waiting)
-	wakeAt     int64 // end of the wait (Unix ns)
 	parkFirst  bool
 	waitSrv    bool // waiting for the server's response (else for the next request)
-	expired    bool // woken by wakeAt, not by its socket
 	registered bool // the client socket is in the loop's epoll set
 	edge       bool // it became readable while the connection was busy (guarded by the loop's lock)
 	escapeFn   func()
@@ -100,7 +98,8 @@ func (h *httpConn) detach() {
 }
 
 func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session, feName string, dstPort int) {
-	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: int32(dstPort), fd: -1, parkIdx: -1, waitFd: -1}
+	h := &httpConn{s: s, lst: l, fe: fe, sess: sess, feName: feName, dstPort: int32(dstPort), fd: -1, waitFd: -1}
+	h.loopEntry = loopEntry{h: h, parkIdx: -1}
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.src = srcAddr(c.RemoteAddr())
 	h.fd = socketFD(c)

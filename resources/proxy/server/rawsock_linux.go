@@ -26,7 +26,7 @@ type rawSock struct {
 	// owner is the HTTP connection this socket serves while an event loop runner may be running it inline: the
 	// runner hands its loop over before the socket makes it wait (evloop)
 	owner  *httpConn
-	noWait bool // tryRead: EAGAIN is an answer, not a wait
+	noWait bool // tryRead, tryWrite: EAGAIN is an answer, not a wait
 }
 
 func newRawSock(c net.Conn) *rawSock {
@@ -79,6 +79,10 @@ func (r *rawSock) doWrite(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if r.noWait {
+				r.wn, r.werr = 0, e
+				return true
+			}
 			if r.owner != nil {
 				r.owner.escape()
 			}
@@ -117,6 +121,29 @@ func (r *rawSock) tryRead(p []byte) (int, error) {
 		return 0, syscall.EAGAIN
 	}
 	return n, err
+}
+
+// tryWrite writes what the socket takes without waiting: (n, syscall.EAGAIN) when it took only n bytes.
+func (r *rawSock) tryWrite(p []byte) (int, error) {
+	r.noWait = true
+	done := 0
+	var err error
+	for done < len(p) {
+		r.wbuf = p[done:]
+		err = r.rc.Write(r.write)
+		r.wbuf = nil
+		if err == nil && r.werr == syscall.EAGAIN {
+			err = syscall.EAGAIN
+		} else if err == nil && r.werr != 0 {
+			err = &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("sendto", r.werr)}
+		}
+		if err != nil {
+			break
+		}
+		done += r.wn
+	}
+	r.noWait = false
+	return done, err
 }
 
 // write is net.Conn's Write: all of p, or an error.

@@ -81,40 +81,35 @@ func (s *Server) serve(sess *session, l *listener, bind *config.Bind) {
 		s.serveHTTP(c, l, fe, sess, feName, dstPort)
 		return
 	}
-	defer sess.end()
-	s.serveTCP(c, fe, sess, feName, dstPort)
+	s.serveTCP(c, fe, sess, feName, dstPort) // it ends the session
 }
 
+// tcpFlow is a TCP-mode session from its accept to its log line.
+type tcpFlow struct {
+	s      *Server
+	fe     *frontend
+	sess   *session
+	be     *backend // the backend for the log (may be set before the session opens on it)
+	opened bool     // counted in be's current sessions
+	sv     *srv     // server slot held
+	bc     *beConn
+	early  int64 // bytes read by content inspection and sent ahead
+	e      logfmt.Entry
+}
+
+// serveTCP runs a TCP-mode session: content rules, backend and server choice, then the bytes both ways — in an
+// event loop when both sockets are plain TCP (tunnel), else on goroutines (pipe).
 func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string, dstPort int) {
-	accept := sess.accept
-	e := logfmt.Entry{Client: c.RemoteAddr().String(), Local: c.LocalAddr().String(), Accept: accept, Frontend: feName, Backend: fe.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1}
-	be := fe.defBE
-	var bytesOut int64
-	term := "--"
-	defer func() {
-		if s.logs == nil || len(fe.cfg.Logs) == 0 {
-			return
-		}
-		if fe.cfg.Options.DontLogNull && bytesOut == 0 && term == "--" {
-			return
-		}
-		e.Tt = time.Since(accept).Milliseconds()
-		e.Bytes = bytesOut
-		e.Term = term
-		e.ActConn = s.actconn.Load()
-		e.FeConn = fe.cnt.scur.Load()
-		if be != nil {
-			e.BeConn = be.cnt.scur.Load()
-		}
-		s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, &e, false), time.Now())
-	}()
+	f := &tcpFlow{s: s, fe: fe, sess: sess, be: fe.defBE}
+	f.e = logfmt.Entry{Client: c.RemoteAddr().String(), Local: c.LocalAddr().String(), Accept: sess.accept, Frontend: feName, Backend: fe.cfg.Name, Server: "<NOSRV>", Tw: -1, Tc: -1}
 	l4 := l4Txn{src: addrPort(c.RemoteAddr()), dst: addrPort(c.LocalAddr()), s: s, sess: sess, fe: fe, ins: newInspection(fe.cfg)}
 	if !inspectContent(c, fe.cfg, l4) { // tcp_inspect.go
 		fe.cnt.dreq.Add(1)
-		term = "PR"
+		f.end("PR", 0)
 		return
 	}
 	// use_backend applies in TCP mode too (with layer 4 fetches), then default_backend
+	be := fe.defBE
 	for _, ub := range fe.useBackends {
 		if !ub.cond.Eval(l4) {
 			continue
@@ -128,19 +123,20 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		be = ub.be
 		break
 	}
+	f.be = be
 	if be == nil {
-		term = "PC"
+		f.end("PC", 0)
 		return
 	}
 	if be.cfg != fe.cfg && !tcpRules(be.cfg.TCPContent, l4) {
 		fe.cnt.dreq.Add(1)
-		term = "PR"
+		f.end("PR", 0)
 		return
 	}
 	sess.be.Store(be)
-	e.Backend = be.cfg.Name
+	f.e.Backend = be.cfg.Name
 	be.cnt.open(time.Now())
-	defer be.cnt.scur.Add(-1)
+	f.opened = true
 	cd := &dconn{Conn: c, raw: newRawSock(c)}
 	req := &balance.Request{Src: srcAddr(c.RemoteAddr()), Txn: l4}
 	early := l4.ins.bytes() // what tcp-request content inspection read
@@ -160,37 +156,29 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		req.Payload = early
 	}
 	res := be.connectTo(s.ctx, be.stickMatch(l4), req, dstPort, false, nil, nil)
-	e.Tw = res.tw.Milliseconds()
-	e.Retries, e.Redispatch = res.retries, res.redispatch
+	f.e.Tw = res.tw.Milliseconds()
+	f.e.Retries, f.e.Redispatch = res.retries, res.redispatch
 	if res.err != nil {
-		switch {
-		case errors.Is(res.err, errQueueTimeout):
+		term := "SC"
+		if errors.Is(res.err, errQueueTimeout) {
 			term = "sQ"
-		case errors.Is(res.err, errNoServer):
-			term = "SC"
-		default:
-			term = "SC"
-			e.Tc = -1
+		} else if !errors.Is(res.err, errNoServer) {
+			f.e.Tc = -1
 		}
 		if res.srv != nil {
-			e.Server = res.srv.cfg.Name
+			f.e.Server = res.srv.cfg.Name
 		}
+		f.end(term, 0)
 		return
 	}
 	sv := res.srv
 	be.stickStore(l4, sv)
 	sess.srv.Store(sv)
-	e.Server = sv.cfg.Name
-	e.Tc = res.tc.Milliseconds()
-	e.SrvConn = sv.st.cnt.scur.Load()
-	defer be.release(sv)
+	f.sv, f.bc = sv, res.conn
+	f.e.Server = sv.cfg.Name
+	f.e.Tc = res.tc.Milliseconds()
+	f.e.SrvConn = sv.st.cnt.scur.Load()
 	bc := res.conn
-	defer func() {
-		s.untrack(bc.c.Conn)
-		bc.close()
-		putReader(bc.br)
-		putWriter(bc.bw)
-	}()
 	t := be.cfg.Timeouts
 	cto, sto := fe.cfg.Timeouts.Client, t.Server
 	if t.Tunnel > 0 {
@@ -200,22 +188,36 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	bc.c.rto, bc.c.wto = sto, sto
 	if len(early) > 0 {
 		if _, err := bc.c.Write(early); err != nil {
-			term = "SD"
+			f.end("SD", 0)
 			return
 		}
 	}
+	f.early = int64(len(early))
 	fo, bo := fe.cfg.Options, be.cfg.Options
 	spliceReq := fo.SpliceAuto || fo.SpliceRequest || bo.SpliceAuto || bo.SpliceRequest
 	spliceResp := fo.SpliceAuto || fo.SpliceResponse || bo.SpliceAuto || bo.SpliceResponse
+	if cfd, sfd := socketFD(c), bc.fd; len(s.loops) > 0 && !spliceReq && !spliceResp && cd.raw != nil && bc.c.raw != nil && cfd >= 0 && sfd >= 0 {
+		tn := &tunnel{f: f, cl: cd, sv: bc.c, cfd: cfd, sfd: sfd, cto: cto, sto: sto}
+		if s.loops[sess.id%uint64(len(s.loops))].addTunnel(tn) {
+			return // the loop ends it (tunnel)
+		}
+	}
 	in, out, t1, t2 := pipe(cd, bc.c, cto, sto, spliceReq, spliceResp, &s.splicedDirs)
-	in += int64(len(early))
-	bytesOut = out
-	fe.cnt.bin.Add(in)
-	fe.cnt.bout.Add(out)
+	f.finish(in, out, t1, t2)
+}
+
+// finish ends a session whose bytes moved both ways: in and out bytes (client to server, server to client) and
+// how each direction ended (as copyDir) make its counters and termination state.
+func (f *tcpFlow) finish(in, out int64, t1, t2 byte) {
+	in += f.early
+	be, sv := f.be, f.sv
+	f.fe.cnt.bin.Add(in)
+	f.fe.cnt.bout.Add(out)
 	be.cnt.bin.Add(in)
 	be.cnt.bout.Add(out)
 	sv.st.cnt.bin.Add(in)
 	sv.st.cnt.bout.Add(out)
+	term := "--"
 	switch {
 	case t1 == 'T':
 		term = "cD"
@@ -223,11 +225,43 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 		term = "sD"
 	case t1 == 'E':
 		term = "CD"
-		fe.cnt.cliAbrt.Add(1)
+		f.fe.cnt.cliAbrt.Add(1)
 	case t2 == 'E':
 		term = "SD"
 		sv.st.cnt.srvAbrt.Add(1)
 	}
+	f.end(term, out)
+}
+
+// end closes the server side, frees the server slot and the backend session, logs with term (haproxy's two
+// termination characters of tcplog) and ends the client session.
+func (f *tcpFlow) end(term string, bytesOut int64) {
+	s, fe := f.s, f.fe
+	if bc := f.bc; bc != nil {
+		s.untrack(bc.c.Conn)
+		bc.close()
+		putReader(bc.br)
+		putWriter(bc.bw)
+	}
+	if f.sv != nil {
+		f.be.release(f.sv)
+	}
+	if f.opened {
+		f.be.cnt.scur.Add(-1)
+	}
+	if s.logs != nil && len(fe.cfg.Logs) > 0 && !(fe.cfg.Options.DontLogNull && bytesOut == 0 && term == "--") {
+		e := &f.e
+		e.Tt = time.Since(f.sess.accept).Milliseconds()
+		e.Bytes = bytesOut
+		e.Term = term
+		e.ActConn = s.actconn.Load()
+		e.FeConn = fe.cnt.scur.Load()
+		if f.be != nil {
+			e.BeConn = f.be.cnt.scur.Load()
+		}
+		s.logs.Send(fe.cfg.Logs, logfmt.LevelInfo, s.formatLog(fe, e, false), time.Now())
+	}
+	f.sess.end()
 }
 
 // pipe copies both ways with half-close until both directions end. It returns the bytes client->server and

@@ -1,0 +1,271 @@
+package server
+
+import (
+	"bytes"
+	"container/heap"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// tunnel is a TCP-mode connection (client and server sockets) moved by an event loop instead of a goroutine per
+// direction: when either socket is readable the runner reads what is there and writes it to the other side, at
+// once, on its thread. It is the loop's counterpart of pipe and behaves as pipe does: half-close after an end of
+// stream, both sockets closed after an error, the inactivity timeout (client, server or tunnel) counted over both
+// directions. A write the other side cannot take whole (its socket buffer is full: a bulk transfer to a slow
+// reader) sends the tunnel to goroutines for good (onGoroutines), where it is waited for as before.
+type tunnel struct {
+	loopEntry
+	l               *evloop
+	f               *tcpFlow
+	cl, sv          *dconn // client and server sides, both plain TCP sockets with raw calls
+	cfd, sfd        int32
+	cto, sto        time.Duration // inactivity timeouts while reading the client, the server
+	in, out         int64         // bytes client to server, server to client
+	last            int64         // last activity (Unix ns)
+	t1, t2          byte          // how each direction ended, as copyDir: 0, 'T' timeout, 'E' error
+	inDone, outDone bool
+	rid             uint64 // runner serving it (0: none)
+	queued          bool   // in the runner's ready list (runner only)
+	gone            bool   // left the loop: its events are ignored (guarded by the loop's lock)
+}
+
+// addTunnel makes the loop move t; false when the loop is stopping or epoll refused a socket (the caller runs
+// it on goroutines).
+func (l *evloop) addTunnel(t *tunnel) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	t.loopEntry = loopEntry{t: t, parkIdx: -1}
+	t.l = l
+	l.regs = grow(l.regs, max(t.cfd, t.sfd))
+	l.regs[t.cfd], l.regs[t.sfd] = &t.loopEntry, &t.loopEntry
+	for i, fd := range []int32{t.cfd, t.sfd} {
+		// edge-triggered: what is readable already is reported at once
+		ev := syscall.EpollEvent{Events: edgeEvents, Fd: fd}
+		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+			if i == 1 {
+				_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, int(t.cfd), nil)
+			}
+			l.regs[t.cfd], l.regs[t.sfd] = nil, nil
+			return false
+		}
+	}
+	t.last = time.Now().UnixNano()
+	l.timeTunnelLocked(t)
+	return true
+}
+
+// timeTunnelLocked puts t in the deadline heap for its inactivity timeout, if it has one.
+func (l *evloop) timeTunnelLocked(t *tunnel) {
+	to := t.idleLimit()
+	if to <= 0 {
+		return
+	}
+	t.wakeAt = t.last + int64(to)
+	wasFirst := len(l.byTime) == 0 || t.wakeAt < l.byTime[0].wakeAt
+	heap.Push(&l.byTime, &t.loopEntry)
+	if wasFirst && l.runner.Load() != t.rid {
+		_, _ = syscall.Write(l.wakeW, []byte{0})
+	}
+}
+
+// idleLimit is the shortest inactivity timeout of the directions still open (0: none).
+func (t *tunnel) idleLimit() time.Duration {
+	var to time.Duration
+	for _, d := range []struct {
+		done bool
+		to   time.Duration
+	}{{t.inDone, t.cto}, {t.outDone, t.sto}} {
+		if !d.done && d.to > 0 && (to == 0 || d.to < to) {
+			to = d.to
+		}
+	}
+	return to
+}
+
+// leaveLocked takes t out of the loop: its events are ignored from now on (its sockets stay in the epoll set
+// until they are closed, which removes them).
+func (l *evloop) leaveLocked(t *tunnel) {
+	t.gone = true
+	if int(t.cfd) < len(l.regs) && l.regs[t.cfd] == &t.loopEntry {
+		l.regs[t.cfd] = nil
+	}
+	if int(t.sfd) < len(l.regs) && l.regs[t.sfd] == &t.loopEntry {
+		l.regs[t.sfd] = nil
+	}
+	if t.parkIdx >= 0 {
+		heap.Remove(&l.byTime, int(t.parkIdx))
+	}
+}
+
+func (t *tunnel) leave() {
+	t.l.mu.Lock()
+	t.l.leaveLocked(t)
+	t.l.mu.Unlock()
+}
+
+// wake moves what is ready, on the runner id (the loop found a socket readable, or the timeout came).
+func (t *tunnel) wake(id uint64) {
+	l := t.l
+	t.queued = false
+	l.mu.Lock()
+	gone := t.gone
+	l.mu.Unlock()
+	if gone {
+		return
+	}
+	if t.expired {
+		t.expired = false
+		idle := time.Duration(time.Now().UnixNano() - t.last)
+		switch {
+		case !t.inDone && t.cto > 0 && idle >= t.cto:
+			t.t1 = 'T'
+		case !t.outDone && t.sto > 0 && idle >= t.sto:
+			t.t2 = 'T'
+		default:
+			// there was traffic since: wait for the rest of the timeout
+			l.mu.Lock()
+			if !t.gone && t.parkIdx < 0 {
+				l.timeTunnelLocked(t)
+			}
+			l.mu.Unlock()
+			return
+		}
+		t.abort()
+		return
+	}
+	if l.buf == nil {
+		l.buf = make([]byte, 32*1024)
+	}
+	t.rid = id
+	if !t.inDone && !t.pump(t.cl, t.sv, &t.in, &t.inDone, &t.t1, l.buf) {
+		return
+	}
+	if !t.outDone && !t.pump(t.sv, t.cl, &t.out, &t.outDone, &t.t2, l.buf) {
+		return
+	}
+	t.rid = 0
+	if t.inDone && t.outDone {
+		t.leave()
+		t.f.finish(t.in, t.out, t.t1, t.t2)
+		return
+	}
+	if t.parkIdx < 0 {
+		// out of the heap (its time came while it was queued): time it again
+		l.mu.Lock()
+		if !t.gone {
+			l.timeTunnelLocked(t)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// pump moves what src has to dst without waiting, until src has nothing more (the registration is
+// edge-triggered). It returns false when the tunnel left the loop (it ended, or it went to goroutines).
+func (t *tunnel) pump(src, dst *dconn, n *int64, done *bool, how *byte, buf []byte) bool {
+	for {
+		r, err := src.raw.tryRead(buf)
+		if r > 0 {
+			t.last = time.Now().UnixNano()
+			w, werr := dst.raw.tryWrite(buf[:r])
+			*n += int64(w)
+			if errors.Is(werr, syscall.EAGAIN) {
+				t.toGoroutines(bytes.Clone(buf[w:r]), dst)
+				return false
+			}
+			if werr != nil {
+				*how = 'E'
+				t.abort()
+				return false
+			}
+			continue
+		}
+		switch {
+		case errors.Is(err, syscall.EAGAIN):
+			return true
+		case err == nil || errors.Is(err, io.EOF):
+			// end of stream: half-close the other side, as endDir does
+			*done = true
+			if cw, ok := dst.Conn.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			return true
+		}
+		*how = 'E'
+		t.abort()
+		return false
+	}
+}
+
+// abort ends the tunnel after an error or a timeout: both sockets close, as endDir does.
+func (t *tunnel) abort() {
+	t.rid = 0
+	t.leave()
+	_ = t.cl.Conn.Close()
+	_ = t.sv.Conn.Close()
+	t.f.finish(t.in, t.out, t.t1, t.t2)
+}
+
+// toGoroutines leaves the loop (handing it to a fresh runner first) and finishes the tunnel on goroutines, rest
+// first (the bytes dst could not take).
+func (t *tunnel) toGoroutines(rest []byte, dst *dconn) {
+	l := t.l
+	t.leave()
+	if t.rid != 0 && l.runner.Load() == t.rid {
+		l.handoff()
+	}
+	t.rid = 0
+	t.onGoroutines(rest, dst)
+}
+
+// onGoroutines finishes the tunnel as pipe does, on this goroutine and one more: first the bytes rest that dst
+// could not take, then every direction that has not ended.
+func (t *tunnel) onGoroutines(rest []byte, dst *dconn) {
+	if len(rest) > 0 {
+		if _, err := dst.Write(rest); err != nil {
+			how := byte('E')
+			if isTimeout(err) {
+				how = 'T'
+			}
+			if dst == t.sv {
+				t.t1 = how
+			} else {
+				t.t2 = how
+			}
+			_ = t.cl.Conn.Close()
+			_ = t.sv.Conn.Close()
+			t.f.finish(t.in, t.out, t.t1, t.t2)
+			return
+		}
+		if dst == t.sv {
+			t.in += int64(len(rest))
+		} else {
+			t.out += int64(len(rest))
+		}
+	}
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	if !t.outDone {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, how := copyDir(t.cl, t.sv, &last, t.sto)
+			t.out += n
+			t.t2 = how
+		}()
+	}
+	if !t.inDone {
+		n, how := copyDir(t.sv, t.cl, &last, t.cto)
+		t.in += n
+		t.t1 = how
+	}
+	wg.Wait()
+	t.f.finish(t.in, t.out, t.t1, t.t2)
+}
