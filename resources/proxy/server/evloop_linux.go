@@ -150,7 +150,9 @@ func (l *evloop) start() {
 
 // park makes h wait in the loop for its next request (until h.until), without a goroutine. It reports false when
 // the loop is stopping or epoll refused the socket: the caller keeps serving h as before.
-func (l *evloop) park(h *httpConn, first bool) bool {
+//
+// more says the socket may hold bytes already (see waitRequest): the connection is ready at once.
+func (l *evloop) park(h *httpConn, first, more bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -166,9 +168,9 @@ func (l *evloop) park(h *httpConn, first bool) bool {
 		l.regs[h.fd] = &h.loopEntry // EPOLL_CTL_ADD reports a socket that is readable already
 	}
 	h.parkFirst, h.waitSrv = first, false
-	if h.edge {
+	if h.edge || h.hup || more {
 		// readable while it was busy: ready at once (a look with nothing to read parks it again)
-		h.edge = false
+		h.edge, h.hup = false, false
 		h.expired = false
 		l.pending = append(l.pending, &h.loopEntry)
 		if l.runner.Load() != h.rid {
@@ -304,18 +306,31 @@ func (l *evloop) run(id uint64) {
 				_, _ = syscall.Read(l.wakeR, drain[:])
 				continue
 			}
+			hup := ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 			if int(ev.Fd) < len(l.waiting) && l.waiting[ev.Fd] != nil {
 				h := l.waiting[ev.Fd]
+				if !h.waitSrv {
+					h.hup = h.hup || hup // the end of stream may have come with the request: its next wait looks
+				}
 				l.unwaitLocked(h)
 				h.expired = false
 				l.ready = append(l.ready, &h.loopEntry)
 			} else if int(ev.Fd) < len(l.regs) && l.regs[ev.Fd] != nil {
 				if e := l.regs[ev.Fd]; e.h != nil {
 					e.h.edge = true // busy: its next wait looks first
-				} else if t := e.t; !t.queued {
-					t.queued = true
-					e.expired = false
-					l.ready = append(l.ready, e)
+					e.h.hup = e.h.hup || hup
+				} else {
+					t := e.t
+					if !t.queued {
+						t.queued = true
+						e.expired = false
+						l.ready = append(l.ready, e)
+					}
+					if ev.Fd == t.cfd {
+						t.cReady, t.cHup = true, t.cHup || hup
+					} else {
+						t.sReady, t.sHup = true, t.sHup || hup
+					}
 				}
 			}
 		}

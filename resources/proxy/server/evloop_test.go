@@ -409,3 +409,42 @@ func TestTunnelTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopEdgeCases: what an edge-triggered loop could miss. A request whose head fills the loop's first read
+// exactly, with the next request behind it in the socket; and a client that sends its request and half-closes
+// (the end of stream comes with the request's edge): the answer comes, then the close, without waiting for
+// http-keep-alive.
+func TestLoopEdgeCases(t *testing.T) {
+	for _, tc := range loopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr := loopProxy(t, tc.loops, "    timeout http-keep-alive 10s\n")
+			head := "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: "
+			exact := head + strings.Repeat("p", 512-len(head)-4) + "\r\n\r\n"
+			if len(exact) != 512 {
+				t.Fatalf("head of %d bytes", len(exact))
+			}
+			c := dialClient(t, addr)
+			c.send(t, exact+"GET /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nnext")
+			if st, body := c.answer(t); st != 200 || body != "s1\n" {
+				t.Fatalf("first: %d %q", st, body)
+			}
+			if st, body := c.answer(t); st != 200 || body != "next" {
+				t.Fatalf("second: %d %q", st, body)
+			}
+
+			h := dialClient(t, addr)
+			h.send(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			_ = h.c.(*net.TCPConn).CloseWrite()
+			start := time.Now()
+			if st, _ := h.answer(t); st != 200 {
+				t.Fatalf("half-closed client: %d", st)
+			}
+			if _, err := h.r.ReadByte(); err != io.EOF {
+				t.Fatalf("after the answer: %v, want the close", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("closed after %v: the end of stream was not seen", d)
+			}
+		})
+	}
+}

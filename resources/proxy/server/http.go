@@ -55,6 +55,7 @@ type httpConn struct {
 	waitSrv    bool // waiting for the server's response (else for the next request)
 	registered bool // the client socket is in the loop's epoll set
 	edge       bool // it became readable while the connection was busy (guarded by the loop's lock)
+	hup        bool // the loop saw its peer's end of stream or an error (guarded by the loop's lock)
 	escapeFn   func()
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
@@ -200,7 +201,7 @@ func (h *httpConn) wake(id uint64) {
 		if err == syscall.EAGAIN {
 			// woken for nothing: wait again
 			h.detach()
-			if !h.loop.park(h, first) {
+			if !h.loop.park(h, first, false) {
 				h.rid = 0
 				h.close()
 				return
@@ -329,9 +330,11 @@ func (h *httpConn) waitRequest(first bool) waitResult {
 		}
 	}
 	if l := h.loop; l != nil && h.until > now.UnixNano() && !h.s.draining.Load() {
-		// wait in the event loop: no goroutine, no per-request state
+		// wait in the event loop: no goroutine, no per-request state. A last read that filled its buffer may have
+		// left bytes behind, which no new edge announces: then the loop looks at once.
+		more := h.c.raw != nil && h.c.raw.full
 		h.detach()
-		if l.park(h, first) {
+		if l.park(h, first, more) {
 			return waitParked
 		}
 	}

@@ -27,6 +27,7 @@ type rawSock struct {
 	// runner hands its loop over before the socket makes it wait (evloop)
 	owner  *httpConn
 	noWait bool // tryRead, tryWrite: EAGAIN is an answer, not a wait
+	full   bool // the last read filled its buffer: the socket may hold more (an edge-triggered loop must look)
 }
 
 func newRawSock(c net.Conn) *rawSock {
@@ -101,6 +102,7 @@ func (r *rawSock) read(p []byte) (int, error) {
 	r.rbuf = p
 	err := r.rc.Read(r.readFn)
 	r.rbuf = nil
+	r.full = err == nil && r.rerr == 0 && r.rn == len(p)
 	switch {
 	case err != nil:
 		return 0, err

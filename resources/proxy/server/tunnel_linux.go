@@ -30,6 +30,8 @@ type tunnel struct {
 	inDone, outDone bool
 	rid             uint64 // runner serving it (0: none)
 	queued          bool   // in the runner's ready list (runner only)
+	cReady, sReady  bool   // the client's, the server's socket had an edge since it was last read (runner only)
+	cHup, sHup      bool   // ... and its edge said end of stream or error: read until it shows (runner only)
 	gone            bool   // left the loop: its events are ignored (guarded by the loop's lock)
 }
 
@@ -144,11 +146,17 @@ func (t *tunnel) wake(id uint64) {
 		l.buf = make([]byte, 32*1024)
 	}
 	t.rid = id
-	if !t.inDone && !t.pump(t.cl, t.sv, &t.in, &t.inDone, &t.t1, l.buf) {
-		return
+	if t.cReady && !t.inDone {
+		t.cReady = false
+		if !t.pump(t.cl, t.sv, &t.in, &t.inDone, &t.t1, t.cHup, l.buf) {
+			return
+		}
 	}
-	if !t.outDone && !t.pump(t.sv, t.cl, &t.out, &t.outDone, &t.t2, l.buf) {
-		return
+	if t.sReady && !t.outDone {
+		t.sReady = false
+		if !t.pump(t.sv, t.cl, &t.out, &t.outDone, &t.t2, t.sHup, l.buf) {
+			return
+		}
 	}
 	t.rid = 0
 	if t.inDone && t.outDone {
@@ -166,9 +174,11 @@ func (t *tunnel) wake(id uint64) {
 	}
 }
 
-// pump moves what src has to dst without waiting, until src has nothing more (the registration is
-// edge-triggered). It returns false when the tunnel left the loop (it ended, or it went to goroutines).
-func (t *tunnel) pump(src, dst *dconn, n *int64, done *bool, how *byte, buf []byte) bool {
+// pump moves what src has to dst without waiting, until src has nothing more: a read that did not fill the
+// buffer emptied the socket, and whatever comes next makes a new edge — except an end of stream that came with
+// the data's edge (hup), which is read for then. It returns false when the tunnel left the loop (it ended, or
+// it went to goroutines).
+func (t *tunnel) pump(src, dst *dconn, n *int64, done *bool, how *byte, hup bool, buf []byte) bool {
 	for {
 		r, err := src.raw.tryRead(buf)
 		if r > 0 {
@@ -183,6 +193,9 @@ func (t *tunnel) pump(src, dst *dconn, n *int64, done *bool, how *byte, buf []by
 				*how = 'E'
 				t.abort()
 				return false
+			}
+			if r < len(buf) && !hup {
+				return true
 			}
 			continue
 		}
