@@ -251,7 +251,7 @@ func TestLoopsUnderLoad(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			want := map[int]int{0: max(1, goruntime.GOMAXPROCS(0)/2), 2: 2, -1: 0}[tc.loops]
+			want := map[int]int{0: goruntime.GOMAXPROCS(0), 2: 2, -1: 0}[tc.loops]
 			if len(s.loops) != want {
 				t.Errorf("%d loops, want %d", len(s.loops), want)
 			}

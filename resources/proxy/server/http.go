@@ -113,7 +113,7 @@ func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session,
 		h.fd = -1
 	}
 	if h.fd >= 0 && len(s.loops) > 0 {
-		h.loop = s.loops[sess.id%uint64(len(s.loops))]
+		h.loop = s.loops[sess.id%uint64(s.httpLoops)]
 		h.escapeFn = h.escape
 	}
 	sess.http.Store(h)

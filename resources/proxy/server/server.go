@@ -41,8 +41,8 @@ const ReleaseDate = "2026/11/25"
 type Options struct {
 	Stdout, Stderr io.Writer // targets of "log stdout" / "log stderr" (default os.Stdout / os.Stderr)
 	Node           string    // node name for the stats page (default: global node, then hostname)
-	// Loops is the number of event loops serving plain-TCP HTTP connections (0: one per two CPUs the runtime
-	// uses, at least one; -1: none, every connection keeps a goroutine).
+	// Loops is the number of event loops (0: one per CPU the runtime uses; -1: none, every connection keeps
+	// goroutines). TCP-mode connections use all of them, HTTP connections the first half (at least one).
 	Loops int
 }
 
@@ -66,7 +66,8 @@ type Server struct {
 	connMu      sync.Mutex
 	conns       map[net.Conn]struct{}
 	draining    atomic.Bool  // Stop was called: keep-alive connections close after their response
-	loops       []*evloop    // plain-TCP HTTP connections wait and are served here (none: goroutines only)
+	loops       []*evloop    // plain-TCP connections wait and are served here (none: goroutines only)
+	httpLoops   int          // HTTP connections use loops[:httpLoops] (startLoops says why)
 	splicedDirs atomic.Int64 // TCP-mode directions moved with splice(2) (tests)
 
 	started  time.Time
@@ -244,14 +245,16 @@ func (s *Server) abortStartLocked() {
 	s.stopLoops()
 }
 
-// startLoops starts the event loops: by default one per two CPUs the runtime uses (GOMAXPROCS, which nbthread
-// sets in duet-proxy), at least one. Why not one per CPU: a loop's runner is a goroutine, and on this project's
-// 2-CPU measurements two runners sharing the Go scheduler (and the CPUs with clients and servers) served the tail
-// of their requests later than one runner alone (p99 5-6 ms against 2.5-3 ms; resources/proxy/README.md).
+// startLoops starts the event loops: by default one per CPU the runtime uses (GOMAXPROCS, which nbthread sets in
+// duet-proxy). TCP-mode tunnels are spread over all of them; HTTP connections over the first half, at least one
+// (httpLoops). Why: a runner is a goroutine, and on this project's 2-CPU measurements (resources/proxy/README.md)
+// two runners serving HTTP shared the Go scheduler badly: the median halved but the p99 went from 2.5-3 ms to
+// 6 ms; for TCP mode, whose work per wake-up is a read and a write, two runners did 1.1x haproxy's requests
+// against 0.87-0.92x for one, at haproxy's p99.
 func (s *Server) startLoops() {
 	n := s.opts.Loops
 	if n == 0 {
-		n = max(1, goruntime.GOMAXPROCS(0)/2)
+		n = goruntime.GOMAXPROCS(0)
 	}
 	loops := make([]*evloop, 0, max(n, 0))
 	for range max(n, 0) {
@@ -266,6 +269,7 @@ func (s *Server) startLoops() {
 		loops = append(loops, l)
 	}
 	s.loops = loops
+	s.httpLoops = max(1, len(loops)/2)
 	for _, l := range loops {
 		s.wg.Add(1)
 		l.start()
