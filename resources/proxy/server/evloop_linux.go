@@ -57,6 +57,7 @@ type evloop struct {
 	events []syscall.EpollEvent
 	ready  []*loopEntry
 	buf    []byte // tunnels copy through it (runner only)
+	now    int64  // when the runner collected the batch it serves (Unix ns; tunnels' clock)
 	ri     int
 }
 
@@ -301,6 +302,7 @@ func (l *evloop) run(id uint64) {
 			return
 		}
 		l.mu.Lock()
+		l.now = time.Now().UnixNano()
 		for _, ev := range l.events[:max(n, 0)] {
 			if int(ev.Fd) == l.wakeR {
 				_, _ = syscall.Read(l.wakeR, drain[:])
@@ -337,8 +339,7 @@ func (l *evloop) run(id uint64) {
 		l.ready = append(l.ready, l.pending...)
 		clear(l.pending)
 		l.pending = l.pending[:0]
-		now := time.Now().UnixNano()
-		for len(l.byTime) > 0 && l.byTime[0].wakeAt <= now {
+		for len(l.byTime) > 0 && l.byTime[0].wakeAt <= l.now {
 			e := l.byTime[0]
 			if e.h != nil {
 				l.unwaitLocked(e.h)

@@ -52,12 +52,30 @@ func (r *rawSock) bind(rc syscall.RawConn) {
 	}
 }
 
+// recvNow is one recvfrom(2) on a non-blocking socket (EINTR retried).
+func recvNow(fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
+}
+
+// sendNow is one sendto(2) on a non-blocking socket (EINTR retried), without SIGPIPE.
+func sendNow(fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
+}
+
 func (r *rawSock) doRead(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.rbuf[0])), uintptr(len(r.rbuf)), 0, 0, 0)
+		n, e := recvNow(fd, r.rbuf)
 		switch e {
-		case syscall.EINTR:
-			continue
 		case syscall.EAGAIN:
 			if r.noWait {
 				r.rn, r.rerr = 0, e
@@ -68,17 +86,15 @@ func (r *rawSock) doRead(fd uintptr) bool {
 			}
 			return false // wait for readiness on the netpoller
 		}
-		r.rn, r.rerr = int(n), e
+		r.rn, r.rerr = n, e
 		return true
 	}
 }
 
 func (r *rawSock) doWrite(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.wbuf[0])), uintptr(len(r.wbuf)), syscall.MSG_NOSIGNAL, 0, 0)
+		n, e := sendNow(fd, r.wbuf)
 		switch e {
-		case syscall.EINTR:
-			continue
 		case syscall.EAGAIN:
 			if r.noWait {
 				r.wn, r.werr = 0, e
@@ -89,7 +105,7 @@ func (r *rawSock) doWrite(fd uintptr) bool {
 			}
 			return false
 		}
-		r.wn, r.werr = int(n), e
+		r.wn, r.werr = n, e
 		return true
 	}
 }

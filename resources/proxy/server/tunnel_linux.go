@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"container/heap"
-	"errors"
-	"io"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -116,15 +114,13 @@ func (t *tunnel) leave() {
 func (t *tunnel) wake(id uint64) {
 	l := t.l
 	t.queued = false
-	l.mu.Lock()
-	gone := t.gone
-	l.mu.Unlock()
-	if gone {
+	if t.gone {
+		// left the loop while queued (only the runner and, once the runner is gone, stop set gone)
 		return
 	}
 	if t.expired {
 		t.expired = false
-		idle := time.Duration(time.Now().UnixNano() - t.last)
+		idle := time.Duration(l.now - t.last)
 		switch {
 		case !t.inDone && t.cto > 0 && idle >= t.cto:
 			t.t1 = 'T'
@@ -148,13 +144,13 @@ func (t *tunnel) wake(id uint64) {
 	t.rid = id
 	if t.cReady && !t.inDone {
 		t.cReady = false
-		if !t.pump(t.cl, t.sv, &t.in, &t.inDone, &t.t1, t.cHup, l.buf) {
+		if !t.pump(t.cfd, t.sfd, t.sv, &t.in, &t.inDone, &t.t1, t.cHup, l.buf) {
 			return
 		}
 	}
 	if t.sReady && !t.outDone {
 		t.sReady = false
-		if !t.pump(t.sv, t.cl, &t.out, &t.outDone, &t.t2, t.sHup, l.buf) {
+		if !t.pump(t.sfd, t.cfd, t.cl, &t.out, &t.outDone, &t.t2, t.sHup, l.buf) {
 			return
 		}
 	}
@@ -178,18 +174,25 @@ func (t *tunnel) wake(id uint64) {
 // buffer emptied the socket, and whatever comes next makes a new edge — except an end of stream that came with
 // the data's edge (hup), which is read for then. It returns false when the tunnel left the loop (it ended, or
 // it went to goroutines).
-func (t *tunnel) pump(src, dst *dconn, n *int64, done *bool, how *byte, hup bool, buf []byte) bool {
+func (t *tunnel) pump(src, dst int32, dc *dconn, n *int64, done *bool, how *byte, hup bool, buf []byte) bool {
+	// Raw system calls on the descriptors: while the tunnel is in its loop only the runner uses its sockets (Stop
+	// closes them only once the runners are gone), so Go's descriptor locking and deadlines are not needed.
 	for {
-		r, err := src.raw.tryRead(buf)
-		if r > 0 {
-			t.last = time.Now().UnixNano()
-			w, werr := dst.raw.tryWrite(buf[:r])
+		r, e := recvNow(uintptr(src), buf)
+		if e == 0 && r > 0 {
+			t.last = t.l.now
+			w, we := 0, syscall.Errno(0)
+			for w < r && we == 0 {
+				var k int
+				k, we = sendNow(uintptr(dst), buf[w:r])
+				w += max(k, 0)
+			}
 			*n += int64(w)
-			if errors.Is(werr, syscall.EAGAIN) {
-				t.toGoroutines(bytes.Clone(buf[w:r]), dst)
+			if we == syscall.EAGAIN {
+				t.toGoroutines(bytes.Clone(buf[w:r]), dc)
 				return false
 			}
-			if werr != nil {
+			if we != 0 {
 				*how = 'E'
 				t.abort()
 				return false
@@ -199,13 +202,13 @@ func (t *tunnel) pump(src, dst *dconn, n *int64, done *bool, how *byte, hup bool
 			}
 			continue
 		}
-		switch {
-		case errors.Is(err, syscall.EAGAIN):
+		switch e {
+		case syscall.EAGAIN:
 			return true
-		case err == nil || errors.Is(err, io.EOF):
+		case 0:
 			// end of stream: half-close the other side, as endDir does
 			*done = true
-			if cw, ok := dst.Conn.(interface{ CloseWrite() error }); ok {
+			if cw, ok := dc.Conn.(interface{ CloseWrite() error }); ok {
 				_ = cw.CloseWrite()
 			}
 			return true
