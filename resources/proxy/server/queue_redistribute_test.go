@@ -206,9 +206,9 @@ listen q
 		if f := strings.Fields(resp); len(f) > 1 {
 			status = f[1]
 		}
-		body := resp[strings.Index(resp, "\r\n\r\n")+4:]
-		if status != "200" {
-			body = ""
+		body := ""
+		if _, after, ok := strings.Cut(resp, "\r\n\r\n"); ok && status == "200" {
+			body = after
 		}
 		out <- status + ":" + body
 	}
