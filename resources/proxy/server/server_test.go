@@ -193,33 +193,18 @@ listen ws
 }
 
 func TestTCPModeHalfClose(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			// read all, then answer with what was read, then close (needs half-close to work)
-			b, _ := io.ReadAll(c)
-			c.Write([]byte("got:" + string(b)))
-			c.Close()
-		}
-	}()
-	defer func() { ln.Close(); wg.Wait() }()
+	backend := tcpServer(t, func(c net.Conn) {
+		// read all, then answer with what was read, then close (needs half-close to work)
+		b, _ := io.ReadAll(c)
+		c.Write([]byte("got:" + string(b)))
+	})
 	p := freePort(t)
 	startProxy(t, defaults+`
 listen t
     bind 127.0.0.1:{P}
     mode tcp
     server s1 127.0.0.1:{B}
-`, map[string]any{"P": p, "B": ln.Addr().(*net.TCPAddr).Port})
+`, map[string]any{"P": p, "B": backend})
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 	if err != nil {
 		t.Fatal(err)

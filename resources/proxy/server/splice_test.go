@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 )
@@ -15,34 +14,15 @@ import (
 // counts and inactivity timeouts intact; without it they are copied. The same stream must arrive either way.
 func TestTCPSplice(t *testing.T) {
 	// backend: read everything (until the client's half-close), answer with its digest and 3 MiB of data
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				h := sha256.New()
-				if _, err := io.Copy(h, c); err != nil {
-					return
-				}
-				fmt.Fprintf(c, "%x\n", h.Sum(nil))
-				_, _ = c.Write(big)
-			}()
+	backend := tcpServer(t, func(c net.Conn) {
+		h := sha256.New()
+		if _, err := io.Copy(h, c); err != nil {
+			return
 		}
-	}()
-	defer func() { ln.Close(); wg.Wait() }()
+		fmt.Fprintf(c, "%x\n", h.Sum(nil))
+		_, _ = c.Write(big)
+	})
 	up := bytes.Repeat([]byte("upload-"), 300000) // 2.1 MB
 	sum := sha256.Sum256(up)
 	want := fmt.Sprintf("%x\n", sum[:]) + string(big)
@@ -64,7 +44,7 @@ listen idle
     timeout server 400ms
     {OPT}
     server s1 127.0.0.1:{B}
-`, map[string]any{"P": p, "PIDLE": pidle, "B": ln.Addr().(*net.TCPAddr).Port, "OPT": opt})
+`, map[string]any{"P": p, "PIDLE": pidle, "B": backend, "OPT": opt})
 			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 			if err != nil {
 				t.Fatal(err)
