@@ -66,7 +66,8 @@ build_duet() {
   (cd "$ROOT" && go build -o "$WORK/duet-proxy" ./cmd/duet-proxy)
 }
 
-# start_pair BODY: writes the same listen section twice (haproxy on HP, duet on DP) and starts both.
+# start_pair BODY: writes the same listen section twice (haproxy on HP, duet on DP) and starts both. DUETENV
+# (e.g. "GOMAXPROCS=3") is put in duet-proxy's environment, for experiments.
 start_pair() {
   local body=$1
   HP=$(free_port); DP=$(free_port)
