@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: HTTP keep-alive through haproxy and duet-proxy with the same configuration (2 nginx backends,
 # roundrobin), wrk on the same machine. Also measures new-connection-per-request and memory per idle keep-alive
-# connection (measured first, on freshly started proxies: after one request each, and silent). The two proxies alternate over ROUNDS rounds (the order flips every round); each figure is the
+# connection (measured first, on freshly started proxies: after one request each, and silent). The two proxies
+# alternate over ROUNDS rounds, both started afresh every round (the order flips every round); each figure is the
 # median of its rounds. Prints a table with every round and
 #   RESULT duet_rps=... haproxy_rps=... ratio=... duet_p99_ms=... haproxy_p99_ms=... duet_paced_p99_ms=...
 #          haproxy_paced_p99_ms=... duet_rss_mb=... haproxy_rss_mb=...
@@ -20,14 +21,16 @@ declare -A R
 # memory first, each figure on freshly started proxies (so that neither reuses memory freed by an earlier run)
 start_pair "$BODY"
 R[haproxy-idle]=$(idle_kb "$HP" "$HPID"); R[duet-idle]=$(idle_kb "$DP" "$DPID")
-start_pair "$BODY"
+stop_pair; start_pair "$BODY"
 R[haproxy-silent]=$(idle_kb "$HP" "$HPID" silent); R[duet-silent]=$(idle_kb "$DP" "$DPID" silent)
-start_pair "$BODY"
 PACE=$(dirname "$0")/wrk-pace.lua
 export PACE_MS=${PACE_MS:-2}
 for who in haproxy duet; do for k in rps p50 p99 cpu close prps pp50 pp99; do R[$who-$k]=""; done; done
 printf '%-6s %-8s %12s %9s %9s %12s %12s %12s %9s %9s\n' round proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "close req/s" "paced req/s" "p50 ms" "p99 ms"
 for round in $(seq 1 "$ROUNDS"); do
+  # fresh processes every round: where the kernel puts a process's threads beside wrk's and nginx's stays for the
+  # process's life and moved one proxy's p99 by 1.5x from one process to the next; new ones average that out
+  stop_pair; start_pair "$BODY"
   order="haproxy duet"; [ $((round % 2)) = 0 ] && order="duet haproxy"
   for who in $order; do
     if [ $who = haproxy ]; then port=$HP; pid=$HPID; else port=$DP; pid=$DPID; fi

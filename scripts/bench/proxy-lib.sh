@@ -85,6 +85,21 @@ defaults
   wait_port "$HP"; wait_port "$DP"
 }
 
+# stop_pair: ends the pair start_pair started (TERM, then KILL after 2 s) and forgets their PIDs, so that cleanup
+# never signals a number the system may have given to another process since.
+stop_pair() {
+  local p
+  for p in "$HPID" "$DPID"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 40); do
+    kill -0 "$HPID" 2>/dev/null || kill -0 "$DPID" 2>/dev/null || break
+    sleep 0.05
+  done
+  for p in "$HPID" "$DPID"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  local keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$HPID" ] || [ "$p" = "$DPID" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 

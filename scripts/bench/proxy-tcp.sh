@@ -7,15 +7,17 @@
 source "$(dirname "$0")/proxy-lib.sh"
 build_duet
 start_nginx
-start_pair "    mode tcp
+BODY="    mode tcp
     balance roundrobin
     server s1 127.0.0.1:$B1
     server s2 127.0.0.1:$B2
 "
+HPID=; DPID=
 declare -A R
 for who in haproxy duet; do R[$who-rps]=""; R[$who-p50]=""; R[$who-p99]=""; R[$who-cpu]=""; R[$who-bulk]=""; done
 printf '%-6s %-8s %12s %9s %9s %12s %12s\n' round proxy "req/s" "p50 ms" "p99 ms" "cpu us/req" "bulk GiB/s"
 for round in $(seq 1 "$ROUNDS"); do
+  stop_pair; start_pair "$BODY" # fresh processes every round, as in proxy-http.sh
   order="haproxy duet"; [ $((round % 2)) = 0 ] && order="duet haproxy"
   for who in $order; do
     if [ $who = haproxy ]; then port=$HP; pid=$HPID; else port=$DP; pid=$DPID; fi

@@ -348,8 +348,8 @@ type beConn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 	fd int32 // plain TCP socket (an event loop can wait for it), else -1
-	// reg is the event loop whose epoll set holds the socket (one-shot, re-armed per response); a connection
-	// taken from the pool goes back to the loop it is registered with when it can
+	// reg is the event loop whose epoll set holds the socket (edge-triggered, from the first response awaited
+	// there); a connection taken from the pool goes back to the loop it is registered with when it can
 	reg *evloop
 }
 

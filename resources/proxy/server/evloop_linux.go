@@ -13,28 +13,31 @@ import (
 	"unsafe"
 )
 
-// evloop serves plain-TCP HTTP connections while they wait — for their next request, or for their server's
-// response — without a goroutine of their own: haproxy's shape. There is one loop per CPU. Its runner is a
-// goroutine locked to an OS thread that blocks in epoll_wait and serves, on that thread, whatever became ready: it
-// reads the request, runs the rules, picks a server, writes the request to an idle server connection and arms
-// the loop for the response; when the response comes it relays it and arms the loop for the next request.
+// evloop serves plain-TCP connections without a goroutine each: HTTP connections while they wait for their next
+// request or for their server's response, TCP-mode tunnels for good. There is one loop per CPU the runtime uses.
+// Its runner is a goroutine that collects ready sockets from the loop's own epoll set (epoll_wait with a zero
+// timeout) and serves them inline: for HTTP it reads the request, runs the rules, picks a server, writes the
+// request and leaves it waiting here for the response; when the response comes it relays it and leaves the
+// connection waiting here for its next request. When nothing is ready the runner waits for the epoll descriptor
+// on Go's netpoller, as any goroutine waits for a socket.
 //
 // Why: with a goroutine per connection, a goroutine made runnable by Go's netpoller waits in a P's run queue
 // while the kernel runs another process on that thread's CPU; on a machine the proxy shares with its clients and
-// servers, that put Duet's p99 at twice haproxy's (resources/proxy/README.md, Benchmarks). A thread that sleeps in
-// epoll_wait is woken by the kernel itself when its sockets are ready.
+// servers, that put Duet's p99 at twice haproxy's (resources/proxy/README.md, "The event loops", has the
+// measurements, and the designs tried and dropped: threads blocking in epoll_wait, one-shot registrations).
 //
 // Anything that would block the runner (a partial request or response, a full socket buffer, a connect, a
-// server queue, a tarpit) makes it hand the loop over first (handoff): a fresh runner goroutine takes the
-// thread's place in epoll_wait and the remaining ready connections, and the old goroutine carries on with the
-// connection that blocked exactly as before loops existed, until that connection waits again and parks here.
+// server queue, a tarpit) makes it hand the loop over first (handoff): a fresh runner goroutine takes over the
+// loop and the rest of the batch, and the old goroutine carries on with the connection that blocked exactly as
+// before loops existed, until that connection waits again and parks here.
 //
-// Waiting connections are keyed by the socket they wait on; client sockets stay registered (one-shot, re-armed
-// with EPOLL_CTL_MOD), a server socket is registered only while its response is awaited. The sockets stay in Go's
-// own netpoller too (edge-triggered), for the goroutine code.
+// Every socket is registered once, edge-triggered (edgeEvents), so that waiting costs no system call: client
+// sockets while the connection lives, server sockets from their first response awaited here. Waiting
+// connections are keyed by the socket they wait on; an edge that comes while a connection is busy is remembered
+// for its next wait. The sockets stay in Go's own netpoller too, for the goroutine code.
 type evloop struct {
 	s        *Server
-	yield    bool // several loops: the runner yields after each batch (run)
+	yield    bool // several loops: a runner busy for a millisecond yields when another loop has work (run)
 	epfd     int
 	pf       *os.File        // epfd, registered with Go's netpoller
 	prc      syscall.RawConn // of pf
