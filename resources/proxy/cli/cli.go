@@ -266,12 +266,16 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 			}
 		}
 	}
+	// One event loop per thread (nbthread, else one per CPU), each runner blocking in epoll_wait on a thread of
+	// its own as haproxy's threads do, and one P more for everything else (checks, TLS, connections handed off
+	// by a loop): server.Options.BlockingLoops.
+	threads := goruntime.GOMAXPROCS(0)
 	if n := cfg.Global.Nbthread; n > 0 {
-		// haproxy's thread count is the number of threads running Go code
-		goruntime.GOMAXPROCS(n)
+		threads = n
 	}
+	goruntime.GOMAXPROCS(threads + 1)
 	node := o.localPeer
-	srv := server.NewWithOptions(cfg, log, server.Options{Stdout: stdout, Stderr: stderr, Node: node})
+	srv := server.NewWithOptions(cfg, log, server.Options{Stdout: stdout, Stderr: stderr, Node: node, Loops: threads, BlockingLoops: true})
 	if err := srv.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "[ALERT]    (%d) : %v\n", os.Getpid(), err)
 		return 1
@@ -315,8 +319,9 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 					continue
 				}
 				grace = ncfg.Global.HardStop
-				if n := ncfg.Global.Nbthread; n > 0 {
-					goruntime.GOMAXPROCS(n)
+				if n := ncfg.Global.Nbthread; n > 0 && n != threads {
+					// the loops are made at start: a new thread count needs a restart, as in haproxy
+					log.Warn("nbthread changed: applies at the next start", "running", threads, "configured", n)
 				}
 			case syscall.SIGUSR1:
 				d := grace

@@ -38,8 +38,9 @@ import (
 type evloop struct {
 	s        *Server
 	yield    bool // several loops: a runner busy for a millisecond yields when another loop has work (run)
+	blocking bool // the runner blocks in epoll_wait itself, keeping its P (Options.BlockingLoops)
 	epfd     int
-	pf       *os.File        // epfd, registered with Go's netpoller
+	pf       *os.File        // epfd, registered with Go's netpoller (not when blocking: its edges would wake it for nothing)
 	prc      syscall.RawConn // of pf
 	dl       int64           // read deadline set on pf (Unix ns, 0: none)
 	wakeR    int             // read end of a pipe in the epoll set: a write to wakeW makes the runner look at closed and deadlines
@@ -108,7 +109,7 @@ func (d *deadlines) Pop() any {
 	return h
 }
 
-func newEvloop(s *Server, yield bool) (*evloop, error) {
+func newEvloop(s *Server, yield, blocking bool) (*evloop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("event loop: epoll_create1: %w", err)
@@ -125,8 +126,8 @@ func newEvloop(s *Server, yield bool) (*evloop, error) {
 		_ = syscall.Close(p[1])
 		return nil, fmt.Errorf("event loop: epoll_ctl: %w", err)
 	}
-	// the runner waits for the epoll descriptor on Go's netpoller (wait)
-	if err := syscall.SetNonblock(epfd, true); err != nil {
+	// the runner waits for the epoll descriptor on Go's netpoller (wait), unless it blocks in epoll_wait itself
+	if err := syscall.SetNonblock(epfd, !blocking); err != nil {
 		_ = syscall.Close(epfd)
 		_ = syscall.Close(p[0])
 		_ = syscall.Close(p[1])
@@ -134,7 +135,7 @@ func newEvloop(s *Server, yield bool) (*evloop, error) {
 	}
 	pf := os.NewFile(uintptr(epfd), "evloop")
 	prc, err := pf.SyscallConn()
-	if err == nil {
+	if err == nil && !blocking {
 		err = pf.SetReadDeadline(time.Time{}) // fails unless the netpoller took the descriptor
 	}
 	if err != nil {
@@ -143,7 +144,7 @@ func newEvloop(s *Server, yield bool) (*evloop, error) {
 		_ = syscall.Close(p[1])
 		return nil, fmt.Errorf("event loop: netpoller: %w", err)
 	}
-	return &evloop{s: s, yield: yield, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
+	return &evloop{s: s, yield: yield, blocking: blocking, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
 		events: make([]syscall.EpollEvent, 128)}, nil
 }
 
@@ -211,9 +212,9 @@ func (l *evloop) unregister(h *httpConn) {
 }
 
 // parkServer makes h wait in the loop for its server's response on bc, until the Unix time until (0: no limit).
-// Only the runner serving h calls it, right after sending the request: an edge of the response cannot have been
-// collected by anyone before. The server's socket stays registered (edgeEvents) while the connection lives, so
-// that its next response on this loop costs no system call.
+// The runner or goroutine serving h calls it right after sending the request. The server's socket stays
+// registered (edgeEvents) while the connection lives, so that its next response on this loop costs no system
+// call.
 func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -221,7 +222,8 @@ func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
 		return false
 	}
 	fd := bc.fd
-	if bc.reg != l {
+	already := bc.reg == l
+	if !already {
 		ev := syscall.EpollEvent{Events: edgeEvents, Fd: fd}
 		if old := bc.reg; old != nil {
 			_ = syscall.EpollCtl(old.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
@@ -236,6 +238,14 @@ func (l *evloop) parkServer(h *httpConn, bc *beConn, until int64) bool {
 		until = time.Now().Add(100 * 365 * 24 * time.Hour).UnixNano()
 	}
 	h.waitSrv = true
+	if already && (h.rid == 0 || l.runner.Load() != h.rid) && readable(int(fd)) {
+		// not on this loop's runner: the response's edge may have reached the runner before the wait was known
+		// (and was dropped), so a response already there makes the connection ready at once
+		h.expired = false
+		l.pending = append(l.pending, &h.loopEntry)
+		_, _ = syscall.Write(l.wakeW, []byte{0})
+		return true
+	}
 	l.waitLocked(h, fd, until)
 	return true
 }
@@ -375,6 +385,9 @@ func (l *evloop) wait(until int64) (int, error) {
 	if n, err := l.pollNow(); n != 0 || err != nil {
 		return n, err
 	}
+	if l.blocking {
+		return l.waitBlocking(until)
+	}
 	if until != l.dl {
 		l.dl = until
 		var t time.Time
@@ -401,6 +414,25 @@ func (l *evloop) wait(until int64) (int, error) {
 		l.dl = -1 // set it again next time, even to the same value: the wall clock may lag the timer a little
 	}
 	return n, perr
+}
+
+// waitBlocking is epoll_wait until the Unix time until (0: no limit) as a raw system call: the runner keeps its P
+// and its thread sleeps in the kernel until a socket of the loop is ready (Options.BlockingLoops). The runtime's
+// monitor interrupts it (EINTR) to preempt the runner, which then waits again.
+func (l *evloop) waitBlocking(until int64) (int, error) {
+	timeout := -1
+	if until != 0 {
+		// in milliseconds, rounded up; at most a minute (a "no timeout" deadline is a century away)
+		timeout = int(min(max(0, (until-time.Now().UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond)), 60000))
+	}
+	l.inWait.Store(true)
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	l.inWait.Store(false)
+	l.parked = time.Now().UnixNano()
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // othersBusy reports whether another loop's runner is running, or is waiting while its loop has events (made

@@ -13,22 +13,53 @@ import (
 	"time"
 )
 
-// loopCases runs a test with the default event loops, with two of them, and with none (a goroutine per
-// connection): the three must answer alike.
+// loopCases runs a test with the default event loops, with two of them, with two blocking ones (as duet-proxy
+// runs them) and with none (a goroutine per connection): all must answer alike.
 var loopCases = []struct {
 	name  string
-	loops int
-}{{"default", 0}, {"two-loops", 2}, {"no-loop", -1}}
+	opts  Options
+	loops int // how many the server must have made (0: GOMAXPROCS)
+}{
+	{"default", Options{}, 0},
+	{"two-loops", Options{Loops: 2}, 2},
+	{"blocking", Options{Loops: 2, BlockingLoops: true}, 2},
+	{"no-loop", Options{Loops: -1}, -1},
+}
 
-func loopProxy(t *testing.T, loops int, extra string) (*Server, string) {
+// blockingMargin gives the runtime a P more than there are blocking loops for the test (duet-proxy's setting),
+// until the test ends.
+func blockingMargin(t *testing.T, o Options) {
+	if !o.BlockingLoops {
+		return
+	}
+	prev := goruntime.GOMAXPROCS(0)
+	if prev <= o.Loops {
+		goruntime.GOMAXPROCS(o.Loops + 1)
+		t.Cleanup(func() { goruntime.GOMAXPROCS(prev) })
+	}
+}
+
+// checkBlocking fails the test when loops that should block wait on the netpoller (or the reverse).
+func checkBlocking(t *testing.T, s *Server, o Options) {
 	t.Helper()
+	for i, l := range s.loops {
+		if l.blocking != o.BlockingLoops {
+			t.Errorf("loop %d: blocking %v, want %v", i, l.blocking, o.BlockingLoops)
+		}
+	}
+}
+
+func loopProxy(t *testing.T, o Options, extra string) (*Server, string) {
+	t.Helper()
+	blockingMargin(t, o)
 	b := startBackend(t, "s1")
 	p := freePort(t)
 	s := startProxyWith(t, defaults+extra+`
 listen web
     bind 127.0.0.1:{P}
     server s1 127.0.0.1:{B}
-`, map[string]any{"P": p, "B": b.port}, Options{Loops: loops})
+`, map[string]any{"P": p, "B": b.port}, o)
+	checkBlocking(t, s, o)
 	return s, fmt.Sprintf("127.0.0.1:%d", p)
 }
 
@@ -83,7 +114,7 @@ func (c *client) answer(t *testing.T) (int, string) {
 func TestLoopSlowClient(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, addr := loopProxy(t, tc.loops, "")
+			s, addr := loopProxy(t, tc.opts, "")
 			slow := dialClient(t, addr)
 			slow.send(t, "GET /a HTTP/1.1\r\nHo")
 			time.Sleep(50 * time.Millisecond) // the first piece is read; the rest is not there
@@ -115,7 +146,7 @@ func TestLoopSlowClient(t *testing.T) {
 func TestLoopSlowServer(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, addr := loopProxy(t, tc.loops, "")
+			_, addr := loopProxy(t, tc.opts, "")
 			slow := dialClient(t, addr)
 			slow.send(t, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 			var order []string
@@ -162,7 +193,7 @@ func TestLoopSlowServer(t *testing.T) {
 func TestLoopPipelinedWhileBusy(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, addr := loopProxy(t, tc.loops, "")
+			_, addr := loopProxy(t, tc.opts, "")
 			c := dialClient(t, addr)
 			c.send(t, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 			time.Sleep(50 * time.Millisecond)
@@ -190,7 +221,7 @@ func TestLoopPipelinedWhileBusy(t *testing.T) {
 func TestLoopServerTimeout(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, addr := loopProxy(t, tc.loops, "    timeout server 200ms\n")
+			_, addr := loopProxy(t, tc.opts, "    timeout server 200ms\n")
 			c := dialClient(t, addr)
 			start := time.Now()
 			c.send(t, "GET /hang HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -213,7 +244,7 @@ func TestLoopServerTimeout(t *testing.T) {
 func TestLoopsUnderLoad(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, addr := loopProxy(t, tc.loops, "")
+			s, addr := loopProxy(t, tc.opts, "")
 			const conns, reqs = 20, 50
 			errs := make(chan error, conns)
 			var wg sync.WaitGroup
@@ -251,7 +282,10 @@ func TestLoopsUnderLoad(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			want := map[int]int{0: goruntime.GOMAXPROCS(0), 2: 2, -1: 0}[tc.loops]
+			want := max(tc.loops, 0)
+			if tc.loops == 0 {
+				want = goruntime.GOMAXPROCS(0)
+			}
 			if len(s.loops) != want {
 				t.Errorf("%d loops, want %d", len(s.loops), want)
 			}
@@ -287,15 +321,17 @@ func tcpServer(t *testing.T, serve func(c net.Conn)) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func tcpProxy(t *testing.T, loops, server int, timeouts string) (*Server, string) {
+func tcpProxy(t *testing.T, o Options, server int, timeouts string) (*Server, string) {
 	t.Helper()
+	blockingMargin(t, o)
 	p := freePort(t)
 	s := startProxyWith(t, defaults+`
 listen t
     bind 127.0.0.1:{P}
     mode tcp
 `+timeouts+`    server s1 127.0.0.1:{B}
-`, map[string]any{"P": p, "B": server}, Options{Loops: loops})
+`, map[string]any{"P": p, "B": server}, o)
+	checkBlocking(t, s, o)
 	return s, fmt.Sprintf("127.0.0.1:%d", p)
 }
 
@@ -330,7 +366,7 @@ func TestTunnelBulkToSlowReader(t *testing.T) {
 				}
 				_, _ = c.Write(out)
 			})
-			s, addr := tcpProxy(t, tc.loops, srv, "")
+			s, addr := tcpProxy(t, tc.opts, srv, "")
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -372,7 +408,7 @@ func TestTunnelTimeout(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := tcpServer(t, func(c net.Conn) { _, _ = io.Copy(c, c) }) // echo
-			_, addr := tcpProxy(t, tc.loops, srv, "    timeout client 300ms\n    timeout server 300ms\n")
+			_, addr := tcpProxy(t, tc.opts, srv, "    timeout client 300ms\n    timeout server 300ms\n")
 			busy, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -417,7 +453,7 @@ func TestTunnelTimeout(t *testing.T) {
 func TestLoopEdgeCases(t *testing.T) {
 	for _, tc := range loopCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, addr := loopProxy(t, tc.loops, "    timeout http-keep-alive 10s\n")
+			_, addr := loopProxy(t, tc.opts, "    timeout http-keep-alive 10s\n")
 			head := "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: "
 			exact := head + strings.Repeat("p", 512-len(head)-4) + "\r\n\r\n"
 			if len(exact) != 512 {

@@ -104,10 +104,8 @@ func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session,
 	h.c = &dconn{Conn: c, rto: fe.cfg.Timeouts.Client, wto: fe.cfg.Timeouts.Client}
 	h.src = srcAddr(c.RemoteAddr())
 	h.fd = socketFD(c)
-	if tc, ok := c.(*net.TCPConn); ok && h.fd >= 0 {
-		if rc, err := tc.SyscallConn(); err == nil {
-			h.rc = rc
-		}
+	if h.fd >= 0 {
+		h.rc = tcpRawConn(c)
 	}
 	if h.rc == nil {
 		h.fd = -1
@@ -123,12 +121,8 @@ func (s *Server) serveHTTP(c net.Conn, l *listener, fe *frontend, sess *session,
 // socketFD is the descriptor of a plain TCP connection, or -1 (TLS connections may hold decrypted bytes that
 // readiness of the socket does not show, so they do not park).
 func socketFD(c net.Conn) int32 {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return -1
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := tcpRawConn(c)
+	if rc == nil {
 		return -1
 	}
 	fd := int32(-1)
@@ -165,7 +159,10 @@ func (h *httpConn) run(first bool) {
 			h.close()
 			return
 		}
-		r := h.serveOne(first) // not servedPending: only a loop runner parks a request for its response
+		r := h.serveOne(first)
+		if r == servedPending {
+			return // its response is awaited in the loop, which serves the connection from here on
+		}
 		first = false
 		if r != servedKeep || h.s.draining.Load() {
 			h.close()
@@ -469,18 +466,25 @@ func (h *httpConn) forward(be *backend, start time.Time, tR time.Duration, reqLi
 	}
 	fw := &h.st.fw
 	bc := fw.res.conn
-	if h.rid != 0 && bc.fd >= 0 && bc.br.Buffered() == 0 {
-		// the loop keeps timeout server (wake makes the read fail when it runs out); the socket's own deadline
-		// stays the inactivity one, which costs no timer update per request
+	if h.loop != nil && bc.fd >= 0 && bc.br.Buffered() == 0 {
+		// The response is awaited in the loop, also by a connection a goroutine serves now (after a connect, a
+		// partial request): waiting here would put the server's socket into Go's netpoller (loopConn) for good.
+		// The loop keeps timeout server (wake makes the read fail when it runs out); the socket's own deadline
+		// stays the inactivity one, which costs no timer update per request.
 		until := int64(0)
 		if to := be.cfg.Timeouts.Server; to > 0 {
 			until = fw.tSent.Add(to).UnixNano()
 		}
+		fw.deadlineSet = true
+		onRunner := h.rid != 0
 		if h.loop.parkServer(h, bc, until) {
-			fw.deadlineSet = true
-			h.rid = 0 // still the runner's, as in afterServed
+			// the loop owns h now: a goroutine must not touch it again (a runner may be serving it already)
+			if onRunner {
+				h.rid = 0 // still the runner's, as in afterServed
+			}
 			return servedPending
 		}
+		fw.deadlineSet = false
 	}
 	return h.receiveResponse()
 }
@@ -722,6 +726,9 @@ func (h *httpConn) relayResponse(fw *fwState) bool {
 			cto, sto = tt, tt
 		}
 		h.c.rto, h.c.wto, bc.c.rto, bc.c.wto = cto, cto, sto, sto
+		// a tunnel waits on both sides at once: a runner hands its loop over first (escape is not for two
+		// goroutines at a time)
+		h.escape()
 		in, out, _, _ := pipe(h.c, bc.c, cto, sto, false, false, nil)
 		inBytes += in
 		outBytes += out

@@ -31,12 +31,8 @@ type rawSock struct {
 }
 
 func newRawSock(c net.Conn) *rawSock {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := tcpRawConn(c)
+	if rc == nil {
 		return nil
 	}
 	r := &rawSock{}

@@ -42,8 +42,15 @@ type Options struct {
 	Stdout, Stderr io.Writer // targets of "log stdout" / "log stderr" (default os.Stdout / os.Stderr)
 	Node           string    // node name for the stats page (default: global node, then hostname)
 	// Loops is the number of event loops (0: one per CPU the runtime uses; -1: none, every connection keeps
-	// goroutines). TCP-mode connections use all of them, HTTP connections the first half (at least one).
+	// goroutines). TCP-mode connections use all of them, HTTP connections the first half (at least one), or all
+	// of them with BlockingLoops.
 	Loops int
+	// BlockingLoops makes each loop's runner wait in epoll_wait itself, keeping its P, instead of waiting on Go's
+	// netpoller: the kernel then wakes the runner's thread directly, as haproxy's threads are woken. The runtime
+	// must have more Ps than there are loops (GOMAXPROCS), or nothing else in the process runs while the runners
+	// wait; duet-proxy sets GOMAXPROCS to one above the loop count. Without that margin the loops wait on the
+	// netpoller, with a warning.
+	BlockingLoops bool
 }
 
 // Server runs one configuration. Create it with New, then Start; Reload swaps configurations; Stop ends it.
@@ -192,7 +199,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 func (s *Server) closeAllLocked() {
 	for k, l := range s.listeners {
-		_ = l.ln.Close()
+		l.close()
 		delete(s.listeners, k)
 	}
 	for k, c := range s.sockets {
@@ -256,9 +263,15 @@ func (s *Server) startLoops() {
 	if n == 0 {
 		n = goruntime.GOMAXPROCS(0)
 	}
+	blocking := s.opts.BlockingLoops && n > 0
+	if blocking && goruntime.GOMAXPROCS(0) <= n {
+		s.log.Warn("event loops wait on the netpoller: GOMAXPROCS must exceed the loop count for blocking loops",
+			"loops", n, "gomaxprocs", goruntime.GOMAXPROCS(0))
+		blocking = false
+	}
 	loops := make([]*evloop, 0, max(n, 0))
 	for range max(n, 0) {
-		l, err := newEvloop(s, n > 1)
+		l, err := newEvloop(s, n > 1 && !blocking, blocking)
 		if err != nil {
 			s.log.Warn("HTTP connections keep a goroutine each", "err", err)
 			for _, l := range loops {
@@ -270,6 +283,9 @@ func (s *Server) startLoops() {
 	}
 	s.loops = loops
 	s.httpLoops = max(1, len(loops)/2)
+	if blocking {
+		s.httpLoops = len(loops) // each runner has a thread of its own: HTTP on all of them (README: event loops)
+	}
 	for _, l := range loops {
 		s.wg.Add(1)
 		l.start()
@@ -604,11 +620,25 @@ func loadTLS(b config.Bind) (*tls.Config, error) {
 
 // listener is one bound socket; its frontend may change on reload.
 type listener struct {
-	key  string
-	ln   net.Listener
-	fe   atomic.Pointer[frontend]
-	bind atomic.Pointer[config.Bind]
-	sem  chan struct{} // bind maxconn
+	key string
+	ln  net.Listener
+	// acceptFile is a duplicate of a TCP listener's socket in the netpoller, through whose RawConn plain
+	// connections are accepted with accept4 (acceptOwned: net's own listener RawConn cannot wait); nil for
+	// other listeners, or when it could not be made
+	acceptFile *os.File
+	closed     atomic.Bool
+	fe         atomic.Pointer[frontend]
+	bind       atomic.Pointer[config.Bind]
+	sem        chan struct{} // bind maxconn
+}
+
+// close closes the listening socket (both descriptors).
+func (l *listener) close() {
+	l.closed.Store(true)
+	_ = l.ln.Close()
+	if l.acceptFile != nil {
+		_ = l.acceptFile.Close()
+	}
 }
 
 // applyListeners makes the bound sockets match rt's binds. Caller holds s.mu.
@@ -633,12 +663,12 @@ func (s *Server) applyListeners(ctx context.Context, rt *runtime) error {
 				ln, err := listen(ctx, a, b, !rt.cfg.Global.NoReusePort)
 				if err != nil {
 					for _, l := range opened {
-						_ = l.ln.Close()
+						l.close()
 						delete(s.listeners, l.key)
 					}
 					return fmt.Errorf("frontend %s: cannot bind socket [%s]: %w", fe.cfg.Name, a.Address, err)
 				}
-				l := &listener{key: key, ln: ln}
+				l := &listener{key: key, ln: ln, acceptFile: acceptFile(ln)}
 				if b.Maxconn > 0 {
 					l.sem = make(chan struct{}, b.Maxconn)
 				}
@@ -651,7 +681,7 @@ func (s *Server) applyListeners(ctx context.Context, rt *runtime) error {
 	}
 	for k, l := range s.listeners {
 		if !want[k] {
-			_ = l.ln.Close()
+			l.close()
 			delete(s.listeners, k)
 		}
 	}
@@ -685,7 +715,7 @@ func listen(ctx context.Context, a config.BindAddr, b *config.Bind, reusePort bo
 		defer f.Close()
 		return net.FileListener(f)
 	}
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			if strings.HasSuffix(network, "6") {
@@ -726,10 +756,23 @@ func (s *Server) acceptLoop(l *listener) {
 			return
 		}
 		fe := l.fe.Load()
-		c, err := l.ln.Accept()
+		var c net.Conn
+		var err error
+		if l.acceptFile != nil && len(s.loops) > 0 && !l.bind.Load().SSL {
+			// plain TCP for the event loops: the socket stays out of Go's netpoller (loopConn)
+			c, err = acceptOwned(l.acceptFile, l.ln.Addr(), fe.cfg.Options.CliTCPKA || fe.cfg.Options.TCPKA)
+			if errors.Is(err, os.ErrClosed) {
+				err = net.ErrClosed
+			}
+		} else {
+			c, err = l.ln.Accept()
+			if tc, ok := c.(*net.TCPConn); ok && err == nil && (fe.cfg.Options.CliTCPKA || fe.cfg.Options.TCPKA) {
+				_ = tc.SetKeepAlive(true) // the listener turns Go's default probes off, as haproxy does
+			}
+		}
 		if err != nil {
 			<-s.global
-			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+			if errors.Is(err, net.ErrClosed) || l.closed.Load() || s.ctx.Err() != nil {
 				return
 			}
 			s.log.Warn("accept", "frontend", fe.cfg.Name, "err", err)
@@ -796,6 +839,9 @@ func (s *Server) dial(ctx context.Context, sv *srv, dstPort int, timeout time.Du
 			return nil, fmt.Errorf("tls handshake with %s/%s: %w", sv.be.cfg.Name, sv.cfg.Name, err)
 		}
 		c = tc
+	}
+	if len(s.loops) > 0 && !sv.cfg.SSL {
+		c = ownConn(c) // out of Go's netpoller, for the event loops (loopConn)
 	}
 	s.track(c)
 	t := sv.be.cfg.Timeouts
