@@ -266,6 +266,15 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 			}
 		}
 	}
+	if path := os.Getenv("DUET_PROXY_MEMPROFILE"); path != "" {
+		// profiling aid for the benchmarks: what the whole run allocated, written when the proxy stops
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	// One event loop per thread (nbthread, else one per CPU), each runner blocking in epoll_wait on a thread of
 	// its own as haproxy's threads do, and one P more for everything else (checks, TLS, connections handed off
 	// by a loop): server.Options.BlockingLoops.

@@ -359,7 +359,7 @@ func (h *Head) parseFields(lines [][2]int, isReq bool) error {
 			if isReq && h.Minor == 0 && false {
 				return bad("Transfer-Encoding in HTTP/1.0")
 			}
-			for _, tok := range splitTokens(val) {
+			for tok, rest := nextToken(val); tok != nil; tok, rest = nextToken(rest) {
 				if te {
 					// anything after chunked is invalid; chunked twice too
 					return bad("invalid Transfer-Encoding")
@@ -374,7 +374,7 @@ func (h *Head) parseFields(lines [][2]int, isReq bool) error {
 				}
 			}
 		case eqFold(name, "connection"):
-			for _, tok := range splitTokens(val) {
+			for tok, rest := nextToken(val); tok != nil; tok, rest = nextToken(rest) {
 				switch {
 				case eqFoldB(tok, "close"):
 					h.ConnClose = true
@@ -414,15 +414,21 @@ func (h *Head) parseFields(lines [][2]int, isReq bool) error {
 
 func eqFoldB(b []byte, s string) bool { return eqFold(b, s) }
 
-func splitTokens(v []byte) [][]byte {
-	var out [][]byte
-	for _, t := range bytes.Split(v, []byte{','}) {
-		t = bytes.Trim(t, " \t")
-		if len(t) > 0 {
-			out = append(out, t)
+// nextToken returns the first token of a comma-separated header value (spaces and tabs trimmed, empty ones
+// skipped) and what follows it; tok is nil when there is none. It allocates nothing: every response carries
+// such a header (Connection: keep-alive).
+func nextToken(v []byte) (tok, rest []byte) {
+	for len(v) > 0 {
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			tok, v = v, nil
+		}
+		if tok = bytes.Trim(tok, " \t"); len(tok) > 0 {
+			return tok, v
 		}
 	}
-	return out
+	return nil, nil
 }
 
 // parseCL parses a Content-Length value, accepting a comma list of identical values.

@@ -18,7 +18,7 @@ func rawBackend(b *testing.B) int {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Server: s1\r\n\r\ns1\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\nX-Server: s1\r\n\r\ns1\n")
 	go func() {
 		for {
 			c, err := ln.Accept()

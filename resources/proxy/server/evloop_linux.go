@@ -64,7 +64,12 @@ type evloop struct {
 	now    int64       // when the runner collected the batch it serves (Unix ns; tunnels' clock)
 	parked int64       // when the runner last waited or yielded (Unix ns)
 	inWait atomic.Bool // the runner waits on the netpoller (othersBusy)
-	ri     int
+	// pollFn is wait's callback for the netpoller, made once (a closure per wait allocates); it leaves what
+	// epoll_wait returned in pollN and pollErr
+	pollFn  func(uintptr) bool
+	pollN   int
+	pollErr error
+	ri      int
 }
 
 // loopEntry is what a loop keeps of a connection it serves: its place in the deadline heap and how it was woken.
@@ -144,8 +149,13 @@ func newEvloop(s *Server, yield, blocking bool) (*evloop, error) {
 		_ = syscall.Close(p[1])
 		return nil, fmt.Errorf("event loop: netpoller: %w", err)
 	}
-	return &evloop{s: s, yield: yield, blocking: blocking, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
-		events: make([]syscall.EpollEvent, 128)}, nil
+	l := &evloop{s: s, yield: yield, blocking: blocking, epfd: epfd, pf: pf, prc: prc, wakeR: p[0], wakeW: p[1], done: make(chan struct{}),
+		events: make([]syscall.EpollEvent, 128)}
+	l.pollFn = func(uintptr) bool {
+		l.pollN, l.pollErr = l.pollNow()
+		return l.pollN != 0 || l.pollErr != nil
+	}
+	return l, nil
 }
 
 // start runs the loop's first runner; the caller has added it to the server's WaitGroup.
@@ -396,17 +406,11 @@ func (l *evloop) wait(until int64) (int, error) {
 		}
 		_ = l.pf.SetReadDeadline(t)
 	}
-	var n int
-	var perr error
 	l.inWait.Store(true)
-	defer func() {
-		l.inWait.Store(false)
-		l.parked = time.Now().UnixNano()
-	}()
-	err := l.prc.Read(func(uintptr) bool {
-		n, perr = l.pollNow()
-		return n != 0 || perr != nil
-	})
+	err := l.prc.Read(l.pollFn)
+	l.inWait.Store(false)
+	l.parked = time.Now().UnixNano()
+	n, perr := l.pollN, l.pollErr
 	if err != nil {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, err

@@ -57,6 +57,7 @@ type httpConn struct {
 	edge       bool // it became readable while the connection was busy (guarded by the loop's lock)
 	hup        bool // the loop saw its peer's end of stream or an error (guarded by the loop's lock)
 	escapeFn   func()
+	headersFn  func(string) []string // h.Headers, made once: a method value made per request allocates
 	// respStatus is the response status while http-response rules run (0 otherwise)
 	respStatus int
 }
@@ -86,7 +87,10 @@ func (h *httpConn) attach() {
 		h.c.raw = &st.raw
 	}
 	st.raw.owner = h
-	st.lbreq = balance.Request{Src: h.src, Headers: h.Headers, Txn: h}
+	if h.headersFn == nil {
+		h.headersFn = h.Headers
+	}
+	st.lbreq = balance.Request{Src: h.src, Headers: h.headersFn, Txn: h}
 }
 
 func (h *httpConn) detach() {
