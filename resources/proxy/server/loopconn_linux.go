@@ -36,7 +36,13 @@ type loopConn struct {
 
 	mu sync.Mutex // f, and deadlines given to it
 	f  *os.File   // the descriptor in the netpoller, once an operation had to wait (owns fd then)
-	fp atomic.Pointer[os.File]
+	fp atomic.Pointer[polledFile]
+}
+
+// polledFile is the descriptor in the netpoller and its RawConn (made once: os.File makes one per call).
+type polledFile struct {
+	f  *os.File
+	rc syscall.RawConn
 }
 
 const (
@@ -138,9 +144,9 @@ func expired(dl *atomic.Int64) bool {
 }
 
 // polled returns the descriptor in the netpoller, moving it there the first time (with the deadlines set).
-func (c *loopConn) polled() (*os.File, error) {
-	if f := c.fp.Load(); f != nil {
-		return f, nil
+func (c *loopConn) polled() (*polledFile, error) {
+	if p := c.fp.Load(); p != nil {
+		return p, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -156,6 +162,10 @@ func (c *loopConn) polled() (*os.File, error) {
 			// not taken by the netpoller: a descriptor that is not non-blocking (newLoopConn's contract)
 			return nil, fmt.Errorf("socket %d: %w", c.fd, err)
 		}
+		rc, err := f.SyscallConn()
+		if err != nil {
+			return nil, fmt.Errorf("socket %d: %w", c.fd, err)
+		}
 		for _, d := range []struct {
 			v   int64
 			set func(time.Time) error
@@ -165,9 +175,9 @@ func (c *loopConn) polled() (*os.File, error) {
 			}
 		}
 		c.f = f
-		c.fp.Store(f)
+		c.fp.Store(&polledFile{f: f, rc: rc})
 	}
-	return c.f, nil
+	return c.fp.Load(), nil
 }
 
 func (c *loopConn) Read(p []byte) (int, error) {
@@ -233,15 +243,16 @@ func (c *loopConn) opError(op string, err error) error {
 // rawRead calls fn with the descriptor until it reports done, waiting for readability in between (in the
 // netpoller: see loopConn). It fails at the read deadline, as Go's own RawConn does.
 func (c *loopConn) rawRead(fn func(uintptr) bool) error {
-	return c.rawOp(fn, &c.rdl, (*os.File).SyscallConn, syscall.RawConn.Read)
+	return c.rawOp(fn, &c.rdl, syscall.RawConn.Read)
 }
 
 func (c *loopConn) rawWrite(fn func(uintptr) bool) error {
-	return c.rawOp(fn, &c.wdl, (*os.File).SyscallConn, syscall.RawConn.Write)
+	return c.rawOp(fn, &c.wdl, syscall.RawConn.Write)
 }
 
-func (c *loopConn) rawOp(fn func(uintptr) bool, dl *atomic.Int64, sc func(*os.File) (syscall.RawConn, error), op func(syscall.RawConn, func(uintptr) bool) error) error {
-	if c.fp.Load() == nil {
+func (c *loopConn) rawOp(fn func(uintptr) bool, dl *atomic.Int64, op func(syscall.RawConn, func(uintptr) bool) error) error {
+	p := c.fp.Load()
+	if p == nil {
 		if !c.acquire() {
 			return errLoopConnClosed
 		}
@@ -254,21 +265,18 @@ func (c *loopConn) rawOp(fn func(uintptr) bool, dl *atomic.Int64, sc func(*os.Fi
 		if done {
 			return nil
 		}
+		// has to wait: in the netpoller (its own descriptor accounting applies from here on)
+		if !c.acquire() {
+			return errLoopConnClosed
+		}
+		var err error
+		p, err = c.polled()
+		c.release()
+		if err != nil {
+			return err
+		}
 	}
-	// has to wait: in the netpoller (its own descriptor accounting applies from here on)
-	if !c.acquire() {
-		return errLoopConnClosed
-	}
-	f, err := c.polled()
-	c.release()
-	if err != nil {
-		return err
-	}
-	rc, err := sc(f)
-	if err != nil {
-		return err
-	}
-	if err := op(rc, fn); err != nil {
+	if err := op(p.rc, fn); err != nil {
 		if c.state.Load()&lcClosed != 0 {
 			return errLoopConnClosed // the file's own "use of closed file"
 		}
