@@ -34,7 +34,8 @@ import (
 // Every socket is registered once, edge-triggered (edgeEvents), so that waiting costs no system call: client
 // sockets while the connection lives, server sockets from their first response awaited here. Waiting
 // connections are keyed by the socket they wait on; an edge that comes while a connection is busy is remembered
-// for its next wait. The sockets stay in Go's own netpoller too, for the goroutine code.
+// for its next wait. The sockets are not in Go's own netpoller (loopConn): one moves there when a goroutine
+// serving its connection has to wait.
 type evloop struct {
 	s        *Server
 	yield    bool // several loops: a runner busy for a millisecond yields when another loop has work (run)

@@ -252,12 +252,12 @@ func (s *Server) abortStartLocked() {
 	s.stopLoops()
 }
 
-// startLoops starts the event loops: by default one per CPU the runtime uses (GOMAXPROCS, which nbthread sets in
-// duet-proxy). TCP-mode tunnels are spread over all of them; HTTP connections over the first half, at least one
-// (httpLoops). Why: a runner is a goroutine, and on this project's 2-CPU measurements (resources/proxy/README.md)
-// two runners serving HTTP shared the Go scheduler badly: the median halved but the p99 went from 2.5-3 ms to
-// 6 ms; for TCP mode, whose work per wake-up is a read and a write, two runners did 1.1x haproxy's requests
-// against 0.87-0.92x for one, at haproxy's p99.
+// startLoops starts the event loops: by default one per CPU the runtime uses (GOMAXPROCS; duet-proxy passes its
+// thread count). TCP-mode tunnels are spread over all of them; HTTP connections over the first half, at least one
+// (httpLoops), or over all of them when the loops block (Options.BlockingLoops). Why: runners that wait on the
+// netpoller share its single blocking waiter, and on this project's 2-CPU measurements (resources/proxy/README.md)
+// two of them serving HTTP halved the median but took the p99 from 2.5-3 ms to 6 ms; for TCP mode, whose work
+// per wake-up is a read and a write, two runners did 1.1x haproxy's requests against 0.87-0.92x for one.
 func (s *Server) startLoops() {
 	n := s.opts.Loops
 	if n == 0 {
