@@ -141,9 +141,15 @@ func (e *Executor) Exec(ctx context.Context, req Request) Result {
 		r.Monitors = e.activeMonitors(req.Resource)
 		return r
 	case "monitor":
-		// Run once now, then recurring. The first result is the action's result.
+		// Run once now, then recurring. The first result is the action's result. A recurring monitor is
+		// scheduled on a resource that should run: "not running" is a failure, as its later runs report it and
+		// as pacemaker counts it (a crash between the start and this first run counted nothing, and the DC
+		// restarted the resource in place past its migration-threshold).
 		r := e.run(ctx, agent, req, "monitor")
 		e.classifyMonitor(&r)
+		if !r.Running {
+			r.Failed = true
+		}
 		if r.Running && !r.Failed {
 			e.startMonitor(req, agent, r)
 		}

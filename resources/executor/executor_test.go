@@ -115,6 +115,23 @@ func TestMonitorFailureReported(t *testing.T) {
 	}
 }
 
+// TestMonitorActionFindsItStopped: a resource that stops between its start and the first run of its recurring
+// monitor fails that monitor action (it counts towards migration-threshold), and no monitor keeps running.
+func TestMonitorActionFindsItStopped(t *testing.T) {
+	e, d, _ := newExec(t)
+	ctx := context.Background()
+	req := Request{Resource: "r1", Agent: "ocf:duet:dummy", Op: "start"}
+	if r := e.Exec(ctx, req); r.Failed {
+		t.Fatal(r)
+	}
+	d.Crash("r1")
+	req.Op, req.Interval = "monitor", time.Second
+	r := e.Exec(ctx, req)
+	if !r.Failed || r.Running || r.RC != agents.NotRunning || len(r.Monitors) != 0 {
+		t.Fatalf("monitor of a crashed resource: %+v, want failed, not running, no recurring monitor", r)
+	}
+}
+
 func TestFailuresAreClear(t *testing.T) {
 	e, _, _ := newExec(t)
 	ctx := context.Background()
