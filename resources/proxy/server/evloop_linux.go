@@ -469,13 +469,9 @@ func (l *evloop) epollWait(until int64) (int, error) {
 // (while the loop is busy, the runtime's epoll set must not hold it: each of its edges would wake the runtime's
 // netpoll thread for nothing). It falls back to epollWait when the duplicate cannot be made.
 func (l *evloop) waitIdle(until int64) (int, error) {
-	fd, err := fcntlDupCloexec(l.epfd)
-	if err != nil {
-		return l.epollWait(until)
-	}
 	// O_NONBLOCK is shared with the loop's descriptor: epoll_wait does not look at it (its timeout decides)
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		_ = syscall.Close(fd)
+	fd, err := dupNonblock(l.epfd)
+	if err != nil {
 		return l.epollWait(until)
 	}
 	f := os.NewFile(uintptr(fd), "evloop-idle")

@@ -313,13 +313,8 @@ func acceptFile(ln net.Listener) *os.File {
 	if err != nil {
 		return nil
 	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) { nfd, derr = fcntlDupCloexec(int(fd)) }); err != nil || derr != nil {
-		return nil
-	}
-	if err := syscall.SetNonblock(nfd, true); err != nil {
-		_ = syscall.Close(nfd)
+	nfd, err := dupRaw(rc)
+	if err != nil {
 		return nil
 	}
 	f := os.NewFile(uintptr(nfd), "listener")
@@ -387,15 +382,8 @@ func ownConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) {
-		nfd, derr = fcntlDupCloexec(int(fd))
-	}); err != nil || derr != nil {
-		return c
-	}
-	if err := syscall.SetNonblock(nfd, true); err != nil {
-		_ = syscall.Close(nfd)
+	nfd, err := dupRaw(rc)
+	if err != nil {
 		return c
 	}
 	lc := newLoopConn(nfd, tc.LocalAddr(), tc.RemoteAddr())
@@ -403,12 +391,28 @@ func ownConn(c net.Conn) net.Conn {
 	return lc
 }
 
-func fcntlDupCloexec(fd int) (int, error) {
+// dupNonblock duplicates fd, close-on-exec and non-blocking (O_NONBLOCK belongs to the open file, so fd is
+// non-blocking afterwards too).
+func dupNonblock(fd int) (int, error) {
 	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
 	if e != 0 {
 		return -1, e
 	}
+	if err := syscall.SetNonblock(int(r), true); err != nil {
+		_ = syscall.Close(int(r))
+		return -1, err
+	}
 	return int(r), nil
+}
+
+// dupRaw is dupNonblock of the descriptor behind rc.
+func dupRaw(rc syscall.RawConn) (int, error) {
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) { nfd, derr = dupNonblock(int(fd)) }); err != nil {
+		return -1, err
+	}
+	return nfd, derr
 }
 
 // tcpAddr converts a socket address from accept4/getsockname.
