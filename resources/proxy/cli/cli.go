@@ -14,11 +14,13 @@ import (
 	"os/signal"
 	goruntime "runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/duet-ha/duet/resources/proxy/affinity"
 	"github.com/duet-ha/duet/resources/proxy/config"
 	"github.com/duet-ha/duet/resources/proxy/server"
 )
@@ -283,8 +285,9 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 		threads = n
 	}
 	goruntime.GOMAXPROCS(threads + 1)
-	node := o.localPeer
-	srv := server.NewWithOptions(cfg, log, server.Options{Stdout: stdout, Stderr: stderr, Node: node, Loops: threads, BlockingLoops: true})
+	opts := server.Options{Stdout: stdout, Stderr: stderr, Node: o.localPeer, Loops: threads, BlockingLoops: true}
+	opts.LoopCPUs, opts.Unbound = bindCPUs(cfg, threads, log)
+	srv := server.NewWithOptions(cfg, log, opts)
 	if err := srv.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "[ALERT]    (%d) : %v\n", os.Getpid(), err)
 		return 1
@@ -332,6 +335,9 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 					// the loops are made at start: a new thread count needs a restart, as in haproxy
 					log.Warn("nbthread changed: applies at the next start", "running", threads, "configured", n)
 				}
+				if !sameCPUMaps(cfg.Global.CPUMaps, ncfg.Global.CPUMaps) { // cfg: the one the process started with
+					log.Warn("cpu-map changed: applies at the next start")
+				}
 			case syscall.SIGUSR1:
 				d := grace
 				if d <= 0 {
@@ -353,4 +359,44 @@ func stop(srv *server.Server, grace time.Duration, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// bindCPUs plans where the loop threads run (cpu-map, else one CPU each: package affinity says why), binds the
+// whole process when a cpu-map line says so, and returns the loops' sets and the process's own.
+func bindCPUs(cfg *config.Config, loops int, log *slog.Logger) (loopCPUs [][]int, unbound []int) {
+	allowed, err := affinity.Thread(0)
+	if err != nil {
+		log.Warn("event loop threads are not bound to CPUs", "err", err)
+		return nil, nil
+	}
+	plan := affinity.Make(cfg.Global.CPUMaps, loops, allowed)
+	for _, n := range plan.Notes {
+		log.Warn(n)
+	}
+	if plan.Process != nil {
+		if err := affinity.SetProcess(plan.Process); err != nil {
+			log.Warn("cpu-map: the process keeps its CPUs", "err", err)
+		} else {
+			allowed = plan.Process
+		}
+	}
+	for i, cpus := range plan.Loops {
+		if cpus != nil {
+			log.Debug("event loop thread bound", "thread", i+1, "cpus", affinity.List(cpus))
+		}
+	}
+	return plan.Loops, allowed
+}
+
+// sameCPUMaps reports whether two configurations bind the same way.
+func sameCPUMaps(a, b []config.CPUMap) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Auto != b[i].Auto || a[i].Threads != b[i].Threads || !slices.Equal(a[i].CPUs, b[i].CPUs) {
+			return false
+		}
+	}
+	return true
 }

@@ -10,7 +10,7 @@ log-send-hostname tune.bufsize tune.maxrewrite hard-stop-after ca-base crt-base 
 uid gid ulimit-n ssl-default-bind-ciphers ssl-default-bind-ciphersuites ssl-default-bind-options
 ssl-default-server-ciphers ssl-default-server-ciphersuites ssl-default-server-options ssl-dh-param-file
 tune.ssl.default-dh-param strict-limits noreuseport setenv presetenv resetenv unsetenv localpeer zero-warning nbproc
-expose-experimental-directives`)
+expose-experimental-directives cpu-map`)
 
 func (p *parser) globalKeyword(w []string) {
 	g := &p.cfg.Global
@@ -41,6 +41,8 @@ func (p *parser) globalKeyword(w []string) {
 		if v, ok := p.intArg(w, 1, 1, 4096); ok {
 			g.Nbthread = v // duet-proxy runs Go code on this many threads (GOMAXPROCS)
 		}
+	case "cpu-map":
+		p.globalCPUMap(w)
 	case "node":
 		if p.needArgs(w, 1, "<name> as argument") {
 			g.Node = w[1]

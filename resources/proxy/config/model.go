@@ -77,6 +77,7 @@ type Global struct {
 	MasterWorker bool
 	Pidfile      string
 	Nbthread     int
+	CPUMaps      []CPUMap // cpu-map lines, in order (a later line overrides an earlier one for the same thread)
 	Node         string
 	Description  string
 	LogTag       string

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/duet-ha/duet/resources/proxy/affinity"
 )
 
 // evloop serves plain-TCP connections without a goroutine each: HTTP connections while they wait for their next
@@ -38,8 +40,11 @@ import (
 // serving its connection has to wait.
 type evloop struct {
 	s        *Server
-	yield    bool // several loops: a runner busy for a millisecond yields when another loop has work (run)
-	blocking bool // the runner blocks in epoll_wait itself, keeping its P (Options.BlockingLoops)
+	yield    bool         // several loops: a runner busy for a millisecond yields when another loop has work (run)
+	blocking bool         // the runner blocks in epoll_wait itself, keeping its P (Options.BlockingLoops)
+	cpus     []int        // a blocking runner binds its thread to these CPUs (Options.LoopCPUs; none: not bound)...
+	unbound  []int        // ...and gives it back this set when it leaves it
+	tid      atomic.Int64 // the thread of the current blocking runner (tests)
 	epfd     int
 	pf       *os.File        // epfd, registered with Go's netpoller (not when blocking: its edges would wake it for nothing)
 	prc      syscall.RawConn // of pf
@@ -293,9 +298,18 @@ func (l *evloop) run(id uint64) {
 		// A blocking runner keeps one thread, as a haproxy thread does: unlocked, the runtime moved runners
 		// between four threads, and the kernel made the thread a runner landed on wait for a CPU more often
 		// (perf sched: 169 waits over 0.5 ms in 2 s against 47; saturated p99 4.2-5.1 ms against 3.3-3.7).
-		// A runner that hands its loop over unlocks first (handoff).
+		// A runner that hands its loop over unlocks first (handoff). The thread is bound to the loop's CPUs
+		// (Options.LoopCPUs; package affinity says why) while the runner holds it.
 		goruntime.LockOSThread()
 		defer goruntime.UnlockOSThread()
+		l.tid.Store(int64(affinity.Gettid()))
+		if l.bind(l.cpus) {
+			defer func() {
+				if l.runner.Load() == id { // (handoff unbinds the thread itself)
+					l.bind(l.unbound) // before the unlock: the thread goes back to the runtime unbound
+				}
+			}()
+		}
 	}
 	var drain [64]byte
 	for {
@@ -445,6 +459,18 @@ func (l *evloop) waitBlocking(until int64) (int, error) {
 	return l.waitIdle(until)
 }
 
+// bind binds the runner's locked thread to cpus (none: nothing to do), and reports whether it did.
+func (l *evloop) bind(cpus []int) bool {
+	if len(cpus) == 0 || len(l.cpus) == 0 {
+		return false
+	}
+	if err := affinity.SetThread(0, cpus); err != nil {
+		l.s.log.Warn("event loop: CPU binding", "cpus", affinity.List(cpus), "err", err)
+		return false
+	}
+	return true
+}
+
 // idleAfter is how long a blocking runner waits in epoll_wait before it waits on the netpoller.
 const idleAfter = 5 * time.Millisecond
 
@@ -551,6 +577,7 @@ func (l *evloop) serveReady(id uint64) bool {
 // goroutine and may block.
 func (l *evloop) handoff() {
 	if l.blocking {
+		l.bind(l.unbound)
 		goruntime.UnlockOSThread() // the caller goes on as an ordinary goroutine (run locked it)
 	}
 	l.handoffs.Add(1)

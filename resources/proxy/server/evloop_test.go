@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// loopCases runs a test with the default event loops, with two of them, with two blocking ones (as duet-proxy
-// runs them) and with none (a goroutine per connection): all must answer alike.
+// loopCases runs a test with the default event loops, with two of them, with two blocking ones bound to CPUs (as
+// duet-proxy runs them) and with none (a goroutine per connection): all must answer alike.
 var loopCases = []struct {
 	name  string
 	opts  Options
@@ -22,7 +22,7 @@ var loopCases = []struct {
 }{
 	{"default", Options{}, 0},
 	{"two-loops", Options{Loops: 2}, 2},
-	{"blocking", Options{Loops: 2, BlockingLoops: true}, 2},
+	{"blocking", boundLoops(), 2},
 	{"no-loop", Options{Loops: -1}, -1},
 }
 

@@ -51,6 +51,11 @@ type Options struct {
 	// wait; duet-proxy sets GOMAXPROCS to one above the loop count. Without that margin the loops wait on the
 	// netpoller, with a warning.
 	BlockingLoops bool
+	// LoopCPUs binds the thread of blocking loop i to the CPUs LoopCPUs[i] (none: not bound; package affinity
+	// makes the plan from cpu-map). A runner that leaves its thread (a hand-over, a stop) gives it back the set
+	// Unbound, the process's own.
+	LoopCPUs [][]int
+	Unbound  []int
 }
 
 // Server runs one configuration. Create it with New, then Start; Reload swaps configurations; Stop ends it.
@@ -286,7 +291,10 @@ func (s *Server) startLoops() {
 	if blocking {
 		s.httpLoops = len(loops) // each runner has a thread of its own: HTTP on all of them (README: event loops)
 	}
-	for _, l := range loops {
+	for i, l := range loops {
+		if blocking && i < len(s.opts.LoopCPUs) && len(s.opts.LoopCPUs[i]) > 0 && len(s.opts.Unbound) > 0 {
+			l.cpus, l.unbound = s.opts.LoopCPUs[i], s.opts.Unbound
+		}
 		s.wg.Add(1)
 		l.start()
 	}
