@@ -1,6 +1,7 @@
 package affinity
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,4 +94,36 @@ func TestList(t *testing.T) {
 			t.Errorf("List(%v) = %q, want %q", c.in, got, c.want)
 		}
 	}
+}
+
+// FuzzMake plans from any cpu-map lines the parser accepts, for any loop count and allowed set: no panic, and
+// every CPU a loop or the process gets is one the process may use.
+func FuzzMake(f *testing.F) {
+	f.Add("auto:1/1-2 0-1", "1/all 0,3", uint8(2), uint16(3))
+	f.Add("auto:1 1", "odd 0-", uint8(5), uint16(0xf0))
+	f.Add("1/2 7", "auto:1/1-4 0-3", uint8(1), uint16(0))
+	f.Fuzz(func(t *testing.T, a, b string, loops uint8, allowedMask uint16) {
+		text := "global\n    cpu-map " + a + "\n    cpu-map " + b + "\n"
+		cfg, _, err := config.Parse([]config.Source{{Name: "f.cfg", Data: []byte(text)}}, func(string) (string, bool) { return "", false })
+		if err != nil {
+			return
+		}
+		var allowed []int
+		for c := 0; c < 16; c++ {
+			if allowedMask&(1<<c) != 0 {
+				allowed = append(allowed, c)
+			}
+		}
+		p := Make(cfg.Global.CPUMaps, int(loops%70), allowed)
+		if len(p.Loops) != int(loops%70) {
+			t.Fatalf("%d loop sets for %d loops", len(p.Loops), loops%70)
+		}
+		for _, set := range append(p.Loops, p.Process) {
+			for _, c := range set {
+				if !slices.Contains(allowed, c) {
+					t.Fatalf("CPU %d planned, the process may use %v (plan %+v)", c, allowed, p)
+				}
+			}
+		}
+	})
 }
