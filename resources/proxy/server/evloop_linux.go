@@ -63,6 +63,8 @@ type evloop struct {
 	runner   atomic.Uint64 // id of the goroutine running the loop now (handoff changes it)
 	nextID   atomic.Uint64
 	handoffs atomic.Int64 // times a runner handed its loop over (tests)
+	fullIn   atomic.Int64 // times a tunnel found its server's socket full, its client's (tests)
+	fullOut  atomic.Int64
 	// owned by the current runner (handed over with the loop)
 	events []syscall.EpollEvent
 	ready  []*loopEntry
@@ -375,16 +377,22 @@ func (l *evloop) run(id uint64) {
 					e.h.edge = true // busy: its next wait looks first
 					e.h.hup = e.h.hup || hup
 				} else {
+					// readable (or ended): read it; writable (or ended, so that the write tells) while bytes wait
+					// for it: write them. A writable edge with nothing waiting (the registration's) is ignored.
 					t := e.t
-					if !t.queued {
+					in := ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+					out := ev.Events&syscall.EPOLLOUT != 0 || hup
+					if ev.Fd == t.cfd {
+						out = out && len(t.outPend) > 0
+						t.cReady, t.cHup, t.cOut = t.cReady || in, t.cHup || hup, t.cOut || out
+					} else {
+						out = out && len(t.inPend) > 0
+						t.sReady, t.sHup, t.sOut = t.sReady || in, t.sHup || hup, t.sOut || out
+					}
+					if (in || out) && !t.queued {
 						t.queued = true
 						e.expired = false
 						l.ready = append(l.ready, e)
-					}
-					if ev.Fd == t.cfd {
-						t.cReady, t.cHup = true, t.cHup || hup
-					} else {
-						t.sReady, t.sHup = true, t.sHup || hup
 					}
 				}
 			}
@@ -628,7 +636,7 @@ func (l *evloop) stop(end func(h *httpConn)) {
 		l.s.wg.Add(1)
 		go func() {
 			defer l.s.wg.Done()
-			t.onGoroutines(nil, nil)
+			t.onGoroutines()
 		}()
 	}
 	for _, h := range left {

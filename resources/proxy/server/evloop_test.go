@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -335,8 +336,8 @@ listen t
 	return s, fmt.Sprintf("127.0.0.1:%d", p)
 }
 
-// TestTunnelBulkToSlowReader: 8 MiB each way through TCP mode while the reader is slow to start: the tunnel
-// leaves its loop for goroutines when a socket is full, and every byte arrives in order.
+// TestTunnelBulkToSlowReader moves 8 MiB each way through TCP mode to slow readers: every byte in order, and in a
+// loop the tunnel waits for the full side to drain (writable edges) instead of leaving the loop.
 func TestTunnelBulkToSlowReader(t *testing.T) {
 	const size = 8 << 20
 	pattern := func(i int) byte { return byte(i*7 + i>>11) }
@@ -373,13 +374,16 @@ func TestTunnelBulkToSlowReader(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			wrote := make(chan struct{})
 			go func() {
+				defer close(wrote)
 				out := make([]byte, size)
 				for i := range out {
 					out[i] = pattern(i)
 				}
 				_, _ = c.Write(out)
 			}()
+			<-wrote                            // the server took it all, slowly at first: our bytes filled its socket
 			time.Sleep(200 * time.Millisecond) // the proxy fills our socket before we read
 			buf := make([]byte, 64<<10)
 			got := 0
@@ -395,8 +399,15 @@ func TestTunnelBulkToSlowReader(t *testing.T) {
 					t.Fatalf("after %d bytes: %v", got, err)
 				}
 			}
-			if tc.loops >= 0 && handoffs(s) == 0 {
-				t.Error("no handoff: a full socket did not send the tunnel to goroutines")
+			if tc.loops >= 0 {
+				// both directions found the other side full and waited in the loop for it to drain
+				var in, out int64
+				for _, l := range s.loops {
+					in, out = in+l.fullIn.Load(), out+l.fullOut.Load()
+				}
+				if in == 0 || out == 0 {
+					t.Errorf("full server socket %d times, full client socket %d times: want both", in, out)
+				}
 			}
 		})
 	}
@@ -482,5 +493,63 @@ func TestLoopEdgeCases(t *testing.T) {
 				t.Fatalf("closed after %v: the end of stream was not seen", d)
 			}
 		})
+	}
+}
+
+// TestTunnelStopWithBytesWaiting stops the proxy while a tunnel holds bytes its client's full socket could not
+// take: the tunnel finishes on goroutines, those bytes first, and the client gets every byte in order.
+func TestTunnelStopWithBytesWaiting(t *testing.T) {
+	const size = 4 << 20
+	pattern := func(i int) byte { return byte(i*13 + i>>9) }
+	srv := tcpServer(t, func(c net.Conn) {
+		out := make([]byte, size)
+		for i := range out {
+			out[i] = pattern(i)
+		}
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		_, _ = c.Write(out)
+	})
+	o := boundLoops()
+	s, addr := tcpProxy(t, o, srv, "")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	full := func() bool {
+		for _, l := range s.loops {
+			if l.fullOut.Load() > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for end := time.Now().Add(5 * time.Second); !full(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the client's socket never filled")
+		}
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		stopped <- s.Stop(ctx)
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", len(got), err)
+	}
+	if len(got) != size {
+		t.Fatalf("got %d bytes, want %d", len(got), size)
+	}
+	for i, b := range got {
+		if b != pattern(i) {
+			t.Fatalf("byte %d: %d, want %d", i, b, pattern(i))
+		}
+	}
+	c.Close() // the tunnel's other direction ends too: the stop has nothing left to wait for
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
 	}
 }
