@@ -118,7 +118,8 @@ func (t *tunnel) leave() {
 	t.l.mu.Unlock()
 }
 
-// wake moves what is ready, on the runner id (the loop found a socket readable, or the timeout came).
+// wake moves what is ready, on the runner id (the loop found a socket readable, or writable while bytes wait for
+// it, or the timeout came).
 func (t *tunnel) wake(id uint64) {
 	l := t.l
 	t.queued = false
@@ -180,7 +181,7 @@ func (t *tunnel) wake(id uint64) {
 
 // move serves one direction: first the bytes dst could not take before (pend), then, once they are all written,
 // what src has (pump) when src had an edge (ready) — or could have data left behind the full socket. It returns
-// false when the tunnel left the loop.
+// false when the tunnel ended.
 func (t *tunnel) move(src, dst int32, dc *dconn, n *int64, done *bool, how *byte, ready *bool, hup bool, pend, store *[]byte, buf []byte) bool {
 	if len(*pend) > 0 {
 		for len(*pend) > 0 {
