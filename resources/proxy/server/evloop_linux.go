@@ -382,13 +382,12 @@ func (l *evloop) run(id uint64) {
 					t := e.t
 					in := ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 					out := ev.Events&syscall.EPOLLOUT != 0 || hup
-					if ev.Fd == t.cfd {
-						out = out && len(t.outPend) > 0
-						t.cReady, t.cHup, t.cOut = t.cReady || in, t.cHup || hup, t.cOut || out
-					} else {
-						out = out && len(t.inPend) > 0
-						t.sReady, t.sHup, t.sOut = t.sReady || in, t.sHup || hup, t.sOut || out
+					from, into := &t.in, &t.out // the socket is in's source and out's destination...
+					if ev.Fd != t.cfd {
+						from, into = into, from // ...or the other way round
 					}
+					out = out && len(into.pend) > 0
+					from.ready, from.hup, into.writable = from.ready || in, from.hup || hup, into.writable || out
 					if (in || out) && !t.queued {
 						t.queued = true
 						e.expired = false

@@ -197,7 +197,7 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	spliceReq := fo.SpliceAuto || fo.SpliceRequest || bo.SpliceAuto || bo.SpliceRequest
 	spliceResp := fo.SpliceAuto || fo.SpliceResponse || bo.SpliceAuto || bo.SpliceResponse
 	if cfd, sfd := socketFD(c), bc.fd; len(s.loops) > 0 && !spliceReq && !spliceResp && cd.raw != nil && bc.c.raw != nil && cfd >= 0 && sfd >= 0 {
-		tn := &tunnel{f: f, cl: cd, sv: bc.c, cfd: cfd, sfd: sfd, cto: cto, sto: sto}
+		tn := newTunnel(f, cd, bc.c, cfd, sfd, cto, sto)
 		if s.loops[sess.id%uint64(len(s.loops))].addTunnel(tn) {
 			return // the loop ends it (tunnel)
 		}

@@ -13,28 +13,44 @@ import (
 // once, on its thread. It is the loop's counterpart of pipe and behaves as pipe does: half-close after an end of
 // stream, both sockets closed after an error, the inactivity timeout (client, server or tunnel) counted over both
 // directions. A write the other side cannot take whole (its socket buffer is full: a bulk transfer to a slow
-// reader) keeps the rest in the tunnel (inPend, outPend) and stops reading that direction until the other side's
-// socket says it is writable again (EPOLLOUT), as haproxy's buffers do. (Until Dec 7 such a tunnel went to
+// reader) keeps the rest in the direction (pend) and stops reading it until the other side's socket says it is
+// writable again (EPOLLOUT), as haproxy's buffers do. (Until Dec 7 such a tunnel went to
 // goroutines for good: 18 % more CPU per byte than haproxy in the bulk benchmark.)
 type tunnel struct {
 	loopEntry
-	l               *evloop
-	f               *tcpFlow
-	cl, sv          *dconn // client and server sides, both plain TCP sockets with raw calls
-	cfd, sfd        int32
-	cto, sto        time.Duration // inactivity timeouts while reading the client, the server
-	in, out         int64         // bytes client to server, server to client
-	last            int64         // last activity (Unix ns)
-	t1, t2          byte          // how each direction ended, as copyDir: 0, 'T' timeout, 'E' error
-	inDone, outDone bool
-	rid             uint64 // runner serving it (0: none)
-	queued          bool   // in the runner's ready list (runner only)
-	cReady, sReady  bool   // the client's, the server's socket had an edge since it was last read (runner only)
-	cHup, sHup      bool   // ... and its edge said end of stream or error: read until it shows (runner only)
-	cOut, sOut      bool   // the client's, the server's socket had a writable edge (runner only)
-	inPend, outPend []byte // bytes the server's, the client's socket could not take yet (runner only)
-	inBuf, outBuf   []byte // their storage, made the first time a socket fills (runner only)
-	gone            bool   // left the loop: its events are ignored (guarded by the loop's lock)
+	l        *evloop
+	f        *tcpFlow
+	cl, sv   *dconn // client and server sides, both plain TCP sockets with raw calls
+	cfd, sfd int32
+	cto, sto time.Duration // inactivity timeouts while reading the client, the server
+	in, out  direction     // client to server, server to client
+	last     int64         // last activity (Unix ns)
+	rid      uint64        // runner serving it (0: none)
+	queued   bool          // in the runner's ready list (runner only)
+	gone     bool          // left the loop: its events are ignored (guarded by the loop's lock)
+}
+
+// direction is one way through a tunnel. Its edge flags, pend and store belong to the runner.
+type direction struct {
+	src, dst int32         // the sockets read and written
+	to       *dconn        // dst's connection (half-closed when src ends)
+	n        int64         // bytes moved
+	done     bool          // src ended
+	how      byte          // how it ended, as copyDir: 0, 'T' timeout, 'E' error
+	ready    bool          // src had an edge since it was last read
+	hup      bool          // ... and the edge said end of stream or error: read until it shows
+	writable bool          // dst had a writable edge while bytes waited for it
+	pend     []byte        // bytes dst could not take yet
+	store    []byte        // pend's storage, made the first time dst fills
+	full     *atomic.Int64 // the loop's count of times this direction found dst full (tests)
+}
+
+// newTunnel makes the tunnel of a TCP-mode connection; addTunnel gives it to a loop.
+func newTunnel(f *tcpFlow, cl, sv *dconn, cfd, sfd int32, cto, sto time.Duration) *tunnel {
+	t := &tunnel{f: f, cl: cl, sv: sv, cfd: cfd, sfd: sfd, cto: cto, sto: sto}
+	t.in = direction{src: cfd, dst: sfd, to: sv}
+	t.out = direction{src: sfd, dst: cfd, to: cl}
+	return t
 }
 
 // addTunnel makes the loop move t; false when the loop is stopping or epoll refused a socket (the caller runs
@@ -47,6 +63,7 @@ func (l *evloop) addTunnel(t *tunnel) bool {
 	}
 	t.loopEntry = loopEntry{t: t, parkIdx: -1}
 	t.l = l
+	t.in.full, t.out.full = &l.fullIn, &l.fullOut
 	l.regs = grow(l.regs, max(t.cfd, t.sfd))
 	l.regs[t.cfd], l.regs[t.sfd] = &t.loopEntry, &t.loopEntry
 	for i, fd := range []int32{t.cfd, t.sfd} {
@@ -89,7 +106,7 @@ func (t *tunnel) idleLimit() time.Duration {
 	for _, d := range []struct {
 		done bool
 		to   time.Duration
-	}{{t.inDone, t.cto}, {t.outDone, t.sto}} {
+	}{{t.in.done, t.cto}, {t.out.done, t.sto}} {
 		if !d.done && d.to > 0 && (to == 0 || d.to < to) {
 			to = d.to
 		}
@@ -131,10 +148,10 @@ func (t *tunnel) wake(id uint64) {
 		t.expired = false
 		idle := time.Duration(l.now - t.last)
 		switch {
-		case !t.inDone && t.cto > 0 && idle >= t.cto:
-			t.t1 = 'T'
-		case !t.outDone && t.sto > 0 && idle >= t.sto:
-			t.t2 = 'T'
+		case !t.in.done && t.cto > 0 && idle >= t.cto:
+			t.in.how = 'T'
+		case !t.out.done && t.sto > 0 && idle >= t.sto:
+			t.out.how = 'T'
 		default:
 			// there was traffic since: wait for the rest of the timeout
 			l.mu.Lock()
@@ -151,22 +168,18 @@ func (t *tunnel) wake(id uint64) {
 		l.buf = make([]byte, 32*1024)
 	}
 	t.rid = id
-	if !t.inDone && (t.cReady || t.sOut) {
-		t.sOut = false
-		if !t.move(t.cfd, t.sfd, t.sv, &t.in, &t.inDone, &t.t1, &t.cReady, t.cHup, &t.inPend, &t.inBuf, l.buf) {
-			return
-		}
-	}
-	if !t.outDone && (t.sReady || t.cOut) {
-		t.cOut = false
-		if !t.move(t.sfd, t.cfd, t.cl, &t.out, &t.outDone, &t.t2, &t.sReady, t.sHup, &t.outPend, &t.outBuf, l.buf) {
-			return
+	for _, d := range []*direction{&t.in, &t.out} {
+		if !d.done && (d.ready || d.writable) {
+			d.writable = false
+			if !t.move(d, l.buf) {
+				return
+			}
 		}
 	}
 	t.rid = 0
-	if t.inDone && t.outDone {
+	if t.in.done && t.out.done {
 		t.leave()
-		t.f.finish(t.in, t.out, t.t1, t.t2)
+		t.finish()
 		return
 	}
 	if t.parkIdx < 0 {
@@ -179,71 +192,67 @@ func (t *tunnel) wake(id uint64) {
 	}
 }
 
-// move serves one direction: first the bytes dst could not take before (pend), then, once they are all written,
-// what src has (pump) when src had an edge (ready) — or could have data left behind the full socket. It returns
+// move serves the direction d: first the bytes its dst could not take before (pend), then, once they are all
+// written, what src has (pump) when src had an edge — or could have data left behind the full socket. It returns
 // false when the tunnel ended.
-func (t *tunnel) move(src, dst int32, dc *dconn, n *int64, done *bool, how *byte, ready *bool, hup bool, pend, store *[]byte, buf []byte) bool {
-	if len(*pend) > 0 {
-		for len(*pend) > 0 {
-			k, e := sendNow(uintptr(dst), *pend)
+func (t *tunnel) move(d *direction, buf []byte) bool {
+	if len(d.pend) > 0 {
+		for len(d.pend) > 0 {
+			k, e := sendNow(uintptr(d.dst), d.pend)
 			if e == syscall.EAGAIN {
 				return true // still full: the next writable edge comes back here
 			}
 			if e != 0 {
-				*how = 'E'
+				d.how = 'E'
 				t.abort()
 				return false
 			}
-			*pend = (*pend)[k:]
-			*n += int64(k)
+			d.pend = d.pend[k:]
+			d.n += int64(k)
 			t.last = t.l.now // the direction moves: its inactivity timeout starts again
 		}
 		// src was last read while dst was full: what it had then is still there, without a new edge
-		*ready = true
+		d.ready = true
 	}
-	if !*ready {
+	if !d.ready {
 		return true
 	}
-	*ready = false
-	return t.pump(src, dst, dc, n, done, how, hup, pend, store, buf)
+	d.ready = false
+	return t.pump(d, buf)
 }
 
 // pump moves what src has to dst without waiting, until src has nothing more: a read that did not fill the
 // buffer emptied the socket, and whatever comes next makes a new edge — except an end of stream that came with
 // the data's edge (hup), which is read for then. It returns false when the tunnel ended.
-func (t *tunnel) pump(src, dst int32, dc *dconn, n *int64, done *bool, how *byte, hup bool, pend, store *[]byte, buf []byte) bool {
+func (t *tunnel) pump(d *direction, buf []byte) bool {
 	// Raw system calls on the descriptors: while the tunnel is in its loop only the runner uses its sockets (Stop
 	// closes them only once the runners are gone), so Go's descriptor locking and deadlines are not needed.
 	for {
-		r, e := recvNow(uintptr(src), buf)
+		r, e := recvNow(uintptr(d.src), buf)
 		if e == 0 && r > 0 {
 			t.last = t.l.now
 			w, we := 0, syscall.Errno(0)
 			for w < r && we == 0 {
 				var k int
-				k, we = sendNow(uintptr(dst), buf[w:r])
+				k, we = sendNow(uintptr(d.dst), buf[w:r])
 				w += max(k, 0)
 			}
-			*n += int64(w)
+			d.n += int64(w)
 			if we == syscall.EAGAIN {
 				// dst is full: keep the rest and read src no more until dst is writable (move)
-				if *store == nil {
-					*store = make([]byte, len(buf))
+				if d.store == nil {
+					d.store = make([]byte, len(buf))
 				}
-				if pend == &t.inPend {
-					t.l.fullIn.Add(1)
-				} else {
-					t.l.fullOut.Add(1)
-				}
-				*pend = append((*store)[:0], buf[w:r]...)
+				d.full.Add(1)
+				d.pend = append(d.store[:0], buf[w:r]...)
 				return true
 			}
 			if we != 0 {
-				*how = 'E'
+				d.how = 'E'
 				t.abort()
 				return false
 			}
-			if r < len(buf) && !hup {
+			if r < len(buf) && !d.hup {
 				return true
 			}
 			continue
@@ -253,13 +262,13 @@ func (t *tunnel) pump(src, dst int32, dc *dconn, n *int64, done *bool, how *byte
 			return true
 		case 0:
 			// end of stream: half-close the other side, as endDir does
-			*done = true
-			if cw, ok := dc.Conn.(interface{ CloseWrite() error }); ok {
+			d.done = true
+			if cw, ok := d.to.Conn.(interface{ CloseWrite() error }); ok {
 				_ = cw.CloseWrite()
 			}
 			return true
 		}
-		*how = 'E'
+		d.how = 'E'
 		t.abort()
 		return false
 	}
@@ -271,51 +280,51 @@ func (t *tunnel) abort() {
 	t.leave()
 	_ = t.cl.Conn.Close()
 	_ = t.sv.Conn.Close()
-	t.f.finish(t.in, t.out, t.t1, t.t2)
+	t.finish()
+}
+
+// finish logs the tunnel's end and counts its bytes (tcpFlow.finish).
+func (t *tunnel) finish() {
+	t.f.finish(t.in.n, t.out.n, t.in.how, t.out.how)
 }
 
 // onGoroutines finishes the tunnel as pipe does, on this goroutine and one more (the loop stops): first the bytes
 // a full socket could not take, then every direction that has not ended.
 func (t *tunnel) onGoroutines() {
-	for _, p := range []struct {
-		rest []byte
-		dst  *dconn
-		n    *int64
-		how  *byte
-	}{{t.inPend, t.sv, &t.in, &t.t1}, {t.outPend, t.cl, &t.out, &t.t2}} {
-		if len(p.rest) == 0 {
+	for _, d := range []*direction{&t.in, &t.out} {
+		if len(d.pend) == 0 {
 			continue
 		}
-		if _, err := p.dst.Write(p.rest); err != nil {
-			*p.how = 'E'
+		if _, err := d.to.Write(d.pend); err != nil {
+			d.how = 'E'
 			if isTimeout(err) {
-				*p.how = 'T'
+				d.how = 'T'
 			}
 			_ = t.cl.Conn.Close()
 			_ = t.sv.Conn.Close()
-			t.f.finish(t.in, t.out, t.t1, t.t2)
+			t.finish()
 			return
 		}
-		*p.n += int64(len(p.rest))
+		d.n += int64(len(d.pend))
+		d.pend = nil
 	}
-	t.inPend, t.outPend = nil, nil
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
-	if !t.outDone {
+	if !t.out.done {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			n, how := copyDir(t.cl, t.sv, &last, t.sto)
-			t.out += n
-			t.t2 = how
+			t.out.n += n
+			t.out.how = how
 		}()
 	}
-	if !t.inDone {
+	if !t.in.done {
 		n, how := copyDir(t.sv, t.cl, &last, t.cto)
-		t.in += n
-		t.t1 = how
+		t.in.n += n
+		t.in.how = how
 	}
 	wg.Wait()
-	t.f.finish(t.in, t.out, t.t1, t.t2)
+	t.finish()
 }
