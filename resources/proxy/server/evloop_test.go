@@ -345,6 +345,9 @@ func TestTunnelBulkToSlowReader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := tcpServer(t, func(c net.Conn) {
 				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				// small receive buffers at both ends: loopback's autotuned ones (megabytes each) could take all
+				// 8 MiB without the proxy ever finding a socket full
+				_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
 				// take the client's bytes (slowly at first), check them, then send ours
 				time.Sleep(200 * time.Millisecond)
 				buf := make([]byte, 64<<10)
@@ -374,6 +377,7 @@ func TestTunnelBulkToSlowReader(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
 			wrote := make(chan struct{})
 			go func() {
 				defer close(wrote)
@@ -499,7 +503,7 @@ func TestLoopEdgeCases(t *testing.T) {
 // TestTunnelStopWithBytesWaiting stops the proxy while a tunnel holds bytes its client's full socket could not
 // take: the tunnel finishes on goroutines, those bytes first, and the client gets every byte in order.
 func TestTunnelStopWithBytesWaiting(t *testing.T) {
-	const size = 4 << 20
+	const size = 8 << 20
 	pattern := func(i int) byte { return byte(i*13 + i>>9) }
 	srv := tcpServer(t, func(c net.Conn) {
 		out := make([]byte, size)
@@ -517,6 +521,7 @@ func TestTunnelStopWithBytesWaiting(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.(*net.TCPConn).SetReadBuffer(64 << 10) // so that the proxy finds our socket full (see above)
 	full := func() bool {
 		for _, l := range s.loops {
 			if l.fullOut.Load() > 0 {
