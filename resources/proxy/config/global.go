@@ -10,7 +10,7 @@ log-send-hostname tune.bufsize tune.maxrewrite hard-stop-after ca-base crt-base 
 uid gid ulimit-n ssl-default-bind-ciphers ssl-default-bind-ciphersuites ssl-default-bind-options
 ssl-default-server-ciphers ssl-default-server-ciphersuites ssl-default-server-options ssl-dh-param-file
 tune.ssl.default-dh-param strict-limits noreuseport setenv presetenv resetenv unsetenv localpeer zero-warning nbproc
-expose-experimental-directives cpu-map`)
+expose-experimental-directives cpu-map nosplice maxpipes tune.pipesize`)
 
 func (p *parser) globalKeyword(w []string) {
 	g := &p.cfg.Global
@@ -87,6 +87,25 @@ func (p *parser) globalKeyword(w []string) {
 		p.warnf("'%s' is accepted but has no effect in Duet.", w[0])
 	case "noreuseport":
 		g.NoReusePort = true
+	case "nosplice":
+		if len(w) > 1 {
+			p.errf("'%s' cannot handle unexpected argument '%s'.", w[0], w[1])
+			return
+		}
+		g.NoSplice = true
+	case "maxpipes", "tune.pipesize":
+		if len(w) > 2 {
+			p.errf("'%s' cannot handle unexpected argument '%s'.", w[0], w[2])
+			return
+		}
+		// haproxy reads these with atol, so that "maxpipes x" is 0 there; Duet refuses what is not a number
+		if v, ok := p.intArg(w, 1, 0, 1<<30); ok {
+			if w[0] == "maxpipes" {
+				g.Maxpipes = v
+			} else {
+				g.PipeSize = v
+			}
+		}
 	case "quiet", "expose-experimental-directives":
 	case "chroot", "user", "group", "uid", "gid":
 		if !p.needArgs(w, 1, "an argument") {

@@ -90,6 +90,9 @@ type Global struct {
 	CRTBase      string
 	SpreadChecks int
 	NoReusePort  bool // "noreuseport": listeners do not set SO_REUSEPORT
+	NoSplice     bool // "nosplice": TCP-mode streams are never spliced, whatever the options say
+	Maxpipes     int  // "maxpipes": kernel pipes for splicing at most (0: maxconn/4, as haproxy)
+	PipeSize     int  // "tune.pipesize": pipe capacity in bytes (0: the kernel's, 64 kB)
 }
 
 // DefaultMaxconn is the process maxconn when global maxconn is unset.

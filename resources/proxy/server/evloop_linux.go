@@ -69,6 +69,7 @@ type evloop struct {
 	events []syscall.EpollEvent
 	ready  []*loopEntry
 	buf    []byte      // tunnels copy through it (runner only)
+	pipes  []*kpipe    // empty pipes for the next splice burst (runner only; tunnel_splice_linux.go)
 	now    int64       // when the runner collected the batch it serves (Unix ns; tunnels' clock)
 	parked int64       // when the runner last waited or yielded (Unix ns)
 	inWait atomic.Bool // the runner waits on the netpoller (othersBusy)
@@ -386,7 +387,7 @@ func (l *evloop) run(id uint64) {
 					if ev.Fd != t.cfd {
 						from, into = into, from // ...or the other way round
 					}
-					out = out && len(into.pend) > 0
+					out = out && (len(into.pend) > 0 || into.piped > 0)
 					from.ready, from.hup, into.writable = from.ready || in, from.hup || hup, into.writable || out
 					if (in || out) && !t.queued {
 						t.queued = true
@@ -656,6 +657,7 @@ func (l *evloop) stop(end func(h *httpConn)) {
 
 // closeFDs closes the loop's descriptors.
 func (l *evloop) closeFDs() {
+	l.closePipes()
 	_ = l.pf.Close() // and the epoll descriptor with it
 	_ = syscall.Close(l.wakeR)
 	_ = syscall.Close(l.wakeW)

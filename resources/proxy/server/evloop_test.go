@@ -336,85 +336,94 @@ listen t
 	return s, fmt.Sprintf("127.0.0.1:%d", p)
 }
 
-// TestTunnelBulkToSlowReader moves 8 MiB each way through TCP mode to slow readers: every byte in order, and in a
+// TestTunnelBulkToSlowReader moves 24 MiB each way through TCP mode to slow readers: every byte in order, and in a
 // loop the tunnel waits for the full side to drain (writable edges) instead of leaving the loop.
+// With option splice-auto the bytes wait in the direction's kernel pipe instead.
 func TestTunnelBulkToSlowReader(t *testing.T) {
-	const size = 8 << 20
+	// more than the socket buffers on the way can hold: the proxy's own, autotuned up to 4 MB (sending) and 6 MB
+	// (receiving), could otherwise take it all without the proxy finding a socket full (it did once with 8 MiB)
+	const size = 24 << 20
 	pattern := func(i int) byte { return byte(i*7 + i>>11) }
 	for _, tc := range loopCases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := tcpServer(t, func(c net.Conn) {
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				// small receive buffers at both ends: loopback's autotuned ones (megabytes each) could take all
-				// 8 MiB without the proxy ever finding a socket full
-				_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
-				// take the client's bytes (slowly at first), check them, then send ours
-				time.Sleep(200 * time.Millisecond)
-				buf := make([]byte, 64<<10)
-				got := 0
-				for got < size {
-					n, err := c.Read(buf)
-					for i := range n {
-						if buf[i] != pattern(got+i) {
-							return // the client sees a short answer
-						}
+		for _, splice := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/splice=%v", tc.name, splice), func(t *testing.T) {
+				srv := tcpServer(t, func(c net.Conn) {
+					_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+					// small receive buffers at both ends, for the same reason
+					_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
+					// take the client's bytes (slowly at first), check them, then send ours
+					time.Sleep(200 * time.Millisecond)
+					if _, err := readPattern(c, size, pattern); err != nil {
+						return // the client sees a short answer
 					}
-					got += n
-					if err != nil {
-						return
-					}
+					_, _ = c.Write(patterned(size, pattern))
+				})
+				extra := ""
+				if splice {
+					extra = "    option splice-auto\n"
 				}
-				out := make([]byte, size)
-				for i := range out {
-					out[i] = pattern(i)
-				}
-				_, _ = c.Write(out)
-			})
-			s, addr := tcpProxy(t, tc.opts, srv, "")
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-			_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
-			wrote := make(chan struct{})
-			go func() {
-				defer close(wrote)
-				out := make([]byte, size)
-				for i := range out {
-					out[i] = pattern(i)
-				}
-				_, _ = c.Write(out)
-			}()
-			<-wrote                            // the server took it all, slowly at first: our bytes filled its socket
-			time.Sleep(200 * time.Millisecond) // the proxy fills our socket before we read
-			buf := make([]byte, 64<<10)
-			got := 0
-			for got < size {
-				n, err := c.Read(buf)
-				for i := range n {
-					if buf[i] != pattern(got+i) {
-						t.Fatalf("byte %d: %d, want %d", got+i, buf[i], pattern(got+i))
-					}
-				}
-				got += n
+				s, addr := tcpProxy(t, tc.opts, srv, extra)
+				c, err := net.Dial("tcp", addr)
 				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
+				wrote := make(chan struct{})
+				go func() {
+					defer close(wrote)
+					_, _ = c.Write(patterned(size, pattern))
+				}()
+				<-wrote                            // the server took it all, slowly at first: our bytes filled its socket
+				time.Sleep(200 * time.Millisecond) // the proxy fills our socket before we read
+				if got, err := readPattern(c, size, pattern); err != nil {
 					t.Fatalf("after %d bytes: %v", got, err)
 				}
-			}
-			if tc.loops >= 0 {
-				// both directions found the other side full and waited in the loop for it to drain
-				var in, out int64
-				for _, l := range s.loops {
-					in, out = in+l.fullIn.Load(), out+l.fullOut.Load()
+				if tc.loops >= 0 {
+					// both directions found the other side full and waited in the loop for it to drain
+					var in, out int64
+					for _, l := range s.loops {
+						in, out = in+l.fullIn.Load(), out+l.fullOut.Load()
+					}
+					if in == 0 || out == 0 {
+						t.Errorf("full server socket %d times, full client socket %d times: want both", in, out)
+					}
+					if want := map[bool]int64{false: 0, true: 2}[splice]; s.splicedDirs.Load() != want {
+						t.Errorf("%d directions spliced, want %d", s.splicedDirs.Load(), want)
+					}
 				}
-				if in == 0 || out == 0 {
-					t.Errorf("full server socket %d times, full client socket %d times: want both", in, out)
-				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// patterned is n bytes of pattern.
+func patterned(n int, pattern func(int) byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = pattern(i)
+	}
+	return b
+}
+
+// readPattern reads n bytes of pattern from c: how many it read, and an error at the first byte that differs.
+func readPattern(c net.Conn, n int, pattern func(int) byte) (int, error) {
+	buf := make([]byte, 64<<10)
+	got := 0
+	for got < n {
+		k, err := c.Read(buf)
+		for i := range k {
+			if buf[i] != pattern(got+i) {
+				return got + i, fmt.Errorf("byte %d: %d, want %d", got+i, buf[i], pattern(got+i))
+			}
+		}
+		got += k
+		if err != nil {
+			return got, err
+		}
+	}
+	return got, nil
 }
 
 // TestTunnelTimeout: an idle TCP-mode connection is closed at timeout client / server; one that keeps talking
@@ -503,6 +512,12 @@ func TestLoopEdgeCases(t *testing.T) {
 // TestTunnelStopWithBytesWaiting stops the proxy while a tunnel holds bytes its client's full socket could not
 // take: the tunnel finishes on goroutines, those bytes first, and the client gets every byte in order.
 func TestTunnelStopWithBytesWaiting(t *testing.T) {
+	for _, splice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("splice=%v", splice), func(t *testing.T) { testTunnelStopWithBytesWaiting(t, splice) })
+	}
+}
+
+func testTunnelStopWithBytesWaiting(t *testing.T, splice bool) {
 	const size = 8 << 20
 	pattern := func(i int) byte { return byte(i*13 + i>>9) }
 	srv := tcpServer(t, func(c net.Conn) {
@@ -514,7 +529,11 @@ func TestTunnelStopWithBytesWaiting(t *testing.T) {
 		_, _ = c.Write(out)
 	})
 	o := boundLoops()
-	s, addr := tcpProxy(t, o, srv, "")
+	extra := ""
+	if splice {
+		extra = "    option splice-response\n" // what waits is in the pipe
+	}
+	s, addr := tcpProxy(t, o, srv, extra)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -556,5 +575,11 @@ func TestTunnelStopWithBytesWaiting(t *testing.T) {
 	c.Close() // the tunnel's other direction ends too: the stop has nothing left to wait for
 	if err := <-stopped; err != nil {
 		t.Fatalf("stop: %v", err)
+	}
+	if splice && s.splicedDirs.Load() != 1 {
+		t.Errorf("%d directions spliced, want 1", s.splicedDirs.Load())
+	}
+	if n := s.pipes.Load(); n != 0 {
+		t.Errorf("%d pipes open after the stop", n)
 	}
 }

@@ -81,6 +81,8 @@ type Server struct {
 	loops       []*evloop    // plain-TCP connections wait and are served here (none: goroutines only)
 	httpLoops   int          // HTTP connections use loops[:httpLoops] (startLoops says why)
 	splicedDirs atomic.Int64 // TCP-mode directions moved with splice(2) (tests)
+	pipes       atomic.Int64 // kernel pipes for splicing, open now (maxpipes)
+	pipesFree   atomic.Int64 // ... of which empty in a loop's pool
 
 	started  time.Time
 	actconn  atomic.Int64

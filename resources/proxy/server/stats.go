@@ -488,14 +488,16 @@ func (s *Server) Info() []stats.InfoField {
 	sr, sm := s.sessRate.get(now)
 	d := int64(up / time.Second)
 	uptime := fmt.Sprintf("%dd %dh%02dm%02ds", d/86400, d%86400/3600, d%3600/60, d%60)
+	mp, pf := s.maxPipes(), s.pipesFree.Load()
+	pu := s.pipes.Load() - pf
 	kv := [][2]string{
 		{"Name", "HAProxy"}, {"Version", Version}, {"Release_date", ReleaseDate}, {"Nbthread", strconv.Itoa(goruntime.GOMAXPROCS(0))},
 		{"Nbproc", "1"}, {"Process_num", "1"}, {"Pid", strconv.Itoa(os.Getpid())}, {"Uptime", uptime}, {"Uptime_sec", itoa(d)},
 		{"Memmax_MB", "0"}, {"PoolAlloc_MB", itoa(int64(ms.HeapAlloc >> 20))}, {"PoolUsed_MB", itoa(int64(ms.HeapInuse >> 20))},
-		{"PoolFailed", "0"}, {"Ulimit-n", strconv.Itoa(ulimitN())}, {"Maxsock", strconv.Itoa(2*mc + 100)}, {"Maxconn", strconv.Itoa(mc)},
+		{"PoolFailed", "0"}, {"Ulimit-n", strconv.Itoa(ulimitN())}, {"Maxsock", itoa(2*int64(mc) + 2*mp + 100)}, {"Maxconn", strconv.Itoa(mc)},
 		{"Hard_maxconn", strconv.Itoa(mc)}, {"CurrConns", itoa(s.actconn.Load())}, {"CumConns", itoa(s.cumConns.Load())},
 		{"CumReq", itoa(s.cumReq.Load())}, {"MaxSslConns", "0"}, {"CurrSslConns", "0"}, {"CumSslConns", "0"},
-		{"Maxpipes", "0"}, {"PipesUsed", "0"}, {"PipesFree", "0"}, {"ConnRate", itoa(cr)}, {"ConnRateLimit", "0"},
+		{"Maxpipes", itoa(mp)}, {"PipesUsed", itoa(pu)}, {"PipesFree", itoa(pf)}, {"ConnRate", itoa(cr)}, {"ConnRateLimit", "0"},
 		{"MaxConnRate", itoa(cm)}, {"SessRate", itoa(sr)}, {"SessRateLimit", "0"}, {"MaxSessRate", itoa(sm)},
 		{"SslRate", "0"}, {"SslRateLimit", "0"}, {"MaxSslRate", "0"}, {"SslFrontendKeyRate", "0"},
 		{"SslFrontendMaxKeyRate", "0"}, {"SslFrontendSessionReuse_pct", "0"}, {"SslBackendKeyRate", "0"},

@@ -194,15 +194,14 @@ func (s *Server) serveTCP(c net.Conn, fe *frontend, sess *session, feName string
 	}
 	f.early = int64(len(early))
 	fo, bo := fe.cfg.Options, be.cfg.Options
-	spliceReq := fo.SpliceAuto || fo.SpliceRequest || bo.SpliceAuto || bo.SpliceRequest
-	spliceResp := fo.SpliceAuto || fo.SpliceResponse || bo.SpliceAuto || bo.SpliceResponse
-	if cfd, sfd := socketFD(c), bc.fd; len(s.loops) > 0 && !spliceReq && !spliceResp && cd.raw != nil && bc.c.raw != nil && cfd >= 0 && sfd >= 0 {
-		tn := newTunnel(f, cd, bc.c, cfd, sfd, cto, sto)
+	spIn, spOut := tunnelSplice(&s.rt.Load().cfg.Global, fo, bo)
+	if cfd, sfd := socketFD(c), bc.fd; len(s.loops) > 0 && cd.raw != nil && bc.c.raw != nil && cfd >= 0 && sfd >= 0 {
+		tn := newTunnel(f, cd, bc.c, cfd, sfd, cto, sto, spIn, spOut)
 		if s.loops[sess.id%uint64(len(s.loops))].addTunnel(tn) {
 			return // the loop ends it (tunnel)
 		}
 	}
-	in, out, t1, t2 := pipe(cd, bc.c, cto, sto, spliceReq, spliceResp, &s.splicedDirs)
+	in, out, t1, t2 := pipe(cd, bc.c, cto, sto, spIn, spOut, &s.splicedDirs)
 	f.finish(in, out, t1, t2)
 }
 

@@ -30,7 +30,7 @@ type tunnel struct {
 	gone     bool          // left the loop: its events are ignored (guarded by the loop's lock)
 }
 
-// direction is one way through a tunnel. Its edge flags, pend and store belong to the runner.
+// direction is one way through a tunnel. Its edge flags, pend, store and pipe belong to the runner.
 type direction struct {
 	src, dst int32         // the sockets read and written
 	to       *dconn        // dst's connection (half-closed when src ends)
@@ -43,13 +43,21 @@ type direction struct {
 	pend     []byte        // bytes dst could not take yet
 	store    []byte        // pend's storage, made the first time dst fills
 	full     *atomic.Int64 // the loop's count of times this direction found dst full (tests)
+
+	// Splicing (tunnel_splice_linux.go): the direction moves socket to socket through a kernel pipe, so that its
+	// bytes never pass through user space.
+	splice  bool   // option splice-*
+	pipe    *kpipe // while a burst lasts: the pipe, from the loop's pool
+	piped   int    // bytes in pipe that dst has not taken yet
+	spliced bool   // counted in the server's splicedDirs
 }
 
 // newTunnel makes the tunnel of a TCP-mode connection; addTunnel gives it to a loop.
-func newTunnel(f *tcpFlow, cl, sv *dconn, cfd, sfd int32, cto, sto time.Duration) *tunnel {
+// in and out say whether the request (client to server) and response directions splice.
+func newTunnel(f *tcpFlow, cl, sv *dconn, cfd, sfd int32, cto, sto time.Duration, in, out bool) *tunnel {
 	t := &tunnel{f: f, cl: cl, sv: sv, cfd: cfd, sfd: sfd, cto: cto, sto: sto}
-	t.in = direction{src: cfd, dst: sfd, to: sv}
-	t.out = direction{src: sfd, dst: cfd, to: cl}
+	t.in = direction{src: cfd, dst: sfd, to: sv, splice: in}
+	t.out = direction{src: sfd, dst: cfd, to: cl, splice: out}
 	return t
 }
 
@@ -192,11 +200,11 @@ func (t *tunnel) wake(id uint64) {
 	}
 }
 
-// move serves the direction d: first the bytes its dst could not take before (pend), then, once they are all
-// written, what src has (pump) when src had an edge — or could have data left behind the full socket. It returns
-// false when the tunnel ended.
+// move serves the direction d: first the bytes its dst could not take before (pend, or what waits in its pipe),
+// then, once they are all written, what src has (pump, or splicePump for a splicing direction) when src had an edge —
+// or could have data left behind the full socket. It returns false when the tunnel ended.
 func (t *tunnel) move(d *direction, buf []byte) bool {
-	if len(d.pend) > 0 {
+	if len(d.pend) > 0 || d.piped > 0 {
 		for len(d.pend) > 0 {
 			k, e := sendNow(uintptr(d.dst), d.pend)
 			if e == syscall.EAGAIN {
@@ -211,6 +219,12 @@ func (t *tunnel) move(d *direction, buf []byte) bool {
 			d.n += int64(k)
 			t.last = t.l.now // the direction moves: its inactivity timeout starts again
 		}
+		if !t.drain(d) {
+			return false
+		}
+		if d.piped > 0 {
+			return true // still full
+		}
 		// src was last read while dst was full: what it had then is still there, without a new edge
 		d.ready = true
 	}
@@ -218,6 +232,9 @@ func (t *tunnel) move(d *direction, buf []byte) bool {
 		return true
 	}
 	d.ready = false
+	if d.splice && t.l.takePipe(d) {
+		return t.splicePump(d)
+	}
 	return t.pump(d, buf)
 }
 
@@ -278,6 +295,8 @@ func (t *tunnel) pump(d *direction, buf []byte) bool {
 func (t *tunnel) abort() {
 	t.rid = 0
 	t.leave()
+	t.in.dropPipe(t.l.s)
+	t.out.dropPipe(t.l.s)
 	_ = t.cl.Conn.Close()
 	_ = t.sv.Conn.Close()
 	t.finish()
@@ -292,6 +311,7 @@ func (t *tunnel) finish() {
 // a full socket could not take, then every direction that has not ended.
 func (t *tunnel) onGoroutines() {
 	for _, d := range []*direction{&t.in, &t.out} {
+		d.unpipe(t.l.s)
 		if len(d.pend) == 0 {
 			continue
 		}
