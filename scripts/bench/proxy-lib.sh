@@ -52,6 +52,7 @@ daemon off;
 events { worker_connections 8192; }
 http {
   access_log off;
+  sendfile on; tcp_nopush on; # as in Debian's /etc/nginx/nginx.conf (only /big is a file)
   keepalive_requests 1000000;
   client_body_temp_path $WORK/ngx/body; proxy_temp_path $WORK/ngx/proxy; fastcgi_temp_path $WORK/ngx/fcgi; uwsgi_temp_path $WORK/ngx/uwsgi; scgi_temp_path $WORK/ngx/scgi;
   server { listen 127.0.0.1:$B1; location / { add_header X-Server s1; return 200 "s1\n"; } location /big { alias $WORK/www/big.bin; } }

@@ -287,6 +287,7 @@ func run(ctx context.Context, o *options, cfg *config.Config, stdout, stderr io.
 	goruntime.GOMAXPROCS(threads + 1)
 	opts := server.Options{Stdout: stdout, Stderr: stderr, Node: o.localPeer, Loops: threads, BlockingLoops: true}
 	opts.LoopCPUs, opts.Unbound = bindCPUs(cfg, threads, log)
+	opts.UnbindStreaming = len(cfg.Global.CPUMaps) == 0 // cpu-map binds as it says, as in haproxy
 	srv := server.NewWithOptions(cfg, log, opts)
 	if err := srv.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "[ALERT]    (%d) : %v\n", os.Getpid(), err)

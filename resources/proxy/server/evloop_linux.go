@@ -45,6 +45,7 @@ type evloop struct {
 	cpus     []int        // a blocking runner binds its thread to these CPUs (Options.LoopCPUs; none: not bound)...
 	unbound  []int        // ...and gives it back this set when it leaves it
 	tid      atomic.Int64 // the thread of the current blocking runner (tests)
+	stream   streamWatch  // a bound runner whose tunnels stream unbinds while they do (loopbind_linux.go)
 	epfd     int
 	pf       *os.File        // epfd, registered with Go's netpoller (not when blocking: its edges would wake it for nothing)
 	prc      syscall.RawConn // of pf
@@ -306,7 +307,7 @@ func (l *evloop) run(id uint64) {
 		goruntime.LockOSThread()
 		defer goruntime.UnlockOSThread()
 		l.tid.Store(int64(affinity.Gettid()))
-		if l.bind(l.cpus) {
+		if l.bind(l.threadCPUs()) {
 			defer func() {
 				if l.runner.Load() == id { // (handoff unbinds the thread itself)
 					l.bind(l.unbound) // before the unlock: the thread goes back to the runtime unbound
@@ -357,8 +358,11 @@ func (l *evloop) run(id uint64) {
 			close(l.done)
 			return
 		}
-		l.mu.Lock()
 		l.now = time.Now().UnixNano()
+		if l.stream.on && l.now >= l.stream.next {
+			l.watchStreaming()
+		}
+		l.mu.Lock()
 		for _, ev := range l.events[:max(n, 0)] {
 			if int(ev.Fd) == l.wakeR {
 				_, _ = syscall.Read(l.wakeR, drain[:])

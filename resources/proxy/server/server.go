@@ -56,6 +56,10 @@ type Options struct {
 	// Unbound, the process's own.
 	LoopCPUs [][]int
 	Unbound  []int
+	// UnbindStreaming makes a bound loop whose tunnels stream (bulk TCP-mode transfers) give its thread the
+	// Unbound set while they do, and bind it again once they calm down (loopbind_linux.go says why). duet-proxy
+	// sets it for its default binding, not for cpu-map's.
+	UnbindStreaming bool
 }
 
 // Server runs one configuration. Create it with New, then Start; Reload swaps configurations; Stop ends it.
@@ -296,6 +300,7 @@ func (s *Server) startLoops() {
 	for i, l := range loops {
 		if blocking && i < len(s.opts.LoopCPUs) && len(s.opts.LoopCPUs[i]) > 0 && len(s.opts.Unbound) > 0 {
 			l.cpus, l.unbound = s.opts.LoopCPUs[i], s.opts.Unbound
+			l.stream.on = s.opts.UnbindStreaming
 		}
 		s.wg.Add(1)
 		l.start()

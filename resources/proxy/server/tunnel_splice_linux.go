@@ -145,6 +145,9 @@ func (t *tunnel) splicePump(d *direction) bool {
 		case e == 0 && k > 0:
 			t.last = t.l.now
 			d.piped = k
+			if k >= 32*1024 {
+				t.l.stream.full++ // as a full read in pump
+			}
 			if !d.spliced {
 				d.spliced = true
 				t.l.s.splicedDirs.Add(1)
