@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // mask is a kernel CPU mask as sched_{get,set}affinity take it (CPU_SETSIZE bits).
@@ -79,12 +77,3 @@ func SetProcess(cpus []int) error {
 
 // Gettid is the calling thread's id.
 func Gettid() int { return syscall.Gettid() }
-
-// CPU is the CPU the calling thread runs on now (getcpu(2)); -1 if the kernel does not say.
-func CPU() int {
-	var cpu uint32
-	if _, _, e := syscall.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0); e != 0 {
-		return -1
-	}
-	return int(cpu)
-}
