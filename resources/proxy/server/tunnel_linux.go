@@ -272,7 +272,9 @@ func (t *tunnel) pump(d *direction, buf []byte) bool {
 			if r < len(buf) && !d.hup {
 				return true
 			}
-			t.l.stream.full++ // the socket had a whole buffer or more: a stream (watchStreaming)
+			if r == len(buf) {
+				t.l.stream.full++ // the socket had a whole buffer or more: a stream (watchStreaming)
+			}
 			continue
 		}
 		switch e {
