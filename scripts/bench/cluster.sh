@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cluster core benchmark, in the namespace topology: takeover time after SIGKILL of the DC's clusterd with
 # its cable pulled at the same moment (until the survivor reports itself DC with quorum), false failovers in
-# an idle run, the `crm configure property` round trip, and idle CPU and RSS of one clusterd.
+# an idle run, the `crm configure property` round trip, and idle CPU and RSS of the DC's clusterd and the other's.
 #   BENCH_RUNS (10)  BENCH_IDLE seconds (300)  BENCH_RTT_RUNS (20)
 BENCH_NAME=bench TOPO_PREFIX="db$$"
 # shellcheck source=../lib/bench.sh
@@ -89,23 +89,30 @@ for i in $(seq "$RTT_RUNS"); do
 done
 RTT=$(printf '%s\n' "${R[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}')
 
-# Idle run: count peers declared lost while nothing happens; CPU and RSS of n1's clusterd.
-PID=$(pgrep -f -- "--name n1 --bind 10.250.0.11" | head -1)
+# Idle run: count peers declared lost while nothing happens; CPU and RSS of the DC's clusterd and of the other
+# node's (the DC sends Raft's heartbeats, so it costs about twice as much).
+D=$(dc n1); O=n1; [ "$D" = n1 ] && O=n2
+pid_of() { if [ "$1" = n1 ]; then pgrep -f -- "--name n1 --bind 10.250.0.11" | head -1; else pgrep -f -- "--name n2 --bind 10.250.0.12" | head -1; fi; }
+PD=$(pid_of "$D"); PO=$(pid_of "$O")
 lost0=$(cat "$WORK"/n*/log | grep -c "peer lost" || true)
 hz=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-c0=$(cpu); t0=$(date +%s%N)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cd0=$(cpu "$PD"); co0=$(cpu "$PO"); t0=$(date +%s%N)
 echo "idle run: ${IDLE}s"
 sleep "$IDLE"
-c1=$(cpu); t1=$(date +%s%N)
+cd1=$(cpu "$PD"); co1=$(cpu "$PO"); t1=$(date +%s%N)
 lost1=$(cat "$WORK"/n*/log | grep -c "peer lost" || true)
 FALSE=$((lost1 - lost0))
-CPU=$(awk -v c="$((c1 - c0))" -v hz="$hz" -v ns="$((t1 - t0))" 'BEGIN {printf "%.2f", 100 * c / hz / (ns / 1e9)}')
-RSS=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status")
+[ "$(dc n1)" = "$D" ] || echo "bench: the DC moved during the idle run" >&2
+pct() { awk -v c="$1" -v hz="$hz" -v ns="$((t1 - t0))" 'BEGIN {printf "%.2f", 100 * c / hz / (ns / 1e9)}'; }
+CPU_DC=$(pct $((cd1 - cd0))); CPU_OTHER=$(pct $((co1 - co0)))
+rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+RSS_DC=$(rss "$PD"); RSS_OTHER=$(rss "$PO")
 
 echo
 printf '%-28s %s\n' "takeover min/median/max ms" "$TMIN / $TMED / $TMAX  ($RUNS runs)"
 printf '%-28s %s\n' "false failovers (idle ${IDLE}s)" "$FALSE"
 printf '%-28s %s\n' "property round trip ms" "$RTT (median of $RTT_RUNS, one crm process each)"
-printf '%-28s %s\n' "idle CPU % / RSS MB" "$CPU / $RSS"
-echo "RESULT takeover_min_ms=$TMIN takeover_median_ms=$TMED takeover_max_ms=$TMAX false_failovers=$FALSE property_rtt_ms=$RTT idle_cpu_pct=$CPU rss_mb=$RSS"
+printf '%-28s %s\n' "idle CPU % / RSS MB, DC" "$CPU_DC / $RSS_DC"
+printf '%-28s %s\n' "idle CPU % / RSS MB, other" "$CPU_OTHER / $RSS_OTHER"
+echo "RESULT takeover_min_ms=$TMIN takeover_median_ms=$TMED takeover_max_ms=$TMAX false_failovers=$FALSE property_rtt_ms=$RTT idle_cpu_dc_pct=$CPU_DC idle_cpu_other_pct=$CPU_OTHER rss_dc_mb=$RSS_DC rss_other_mb=$RSS_OTHER"

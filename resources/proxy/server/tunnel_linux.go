@@ -201,8 +201,8 @@ func (t *tunnel) wake(id uint64) {
 }
 
 // move serves the direction d: first the bytes its dst could not take before (pend, or what waits in its pipe),
-// then, once they are all written, what src has (pump, or splicePump for a splicing direction) when src had an edge —
-// or could have data left behind the full socket. It returns false when the tunnel ended.
+// then, once they are all written, what src has (pump, or splicePump for a splicing direction) when src had an
+// edge — or could have data left behind the full socket. It returns false when the tunnel ended.
 func (t *tunnel) move(d *direction, buf []byte) bool {
 	if len(d.pend) > 0 || d.piped > 0 {
 		for len(d.pend) > 0 {
@@ -248,6 +248,9 @@ func (t *tunnel) pump(d *direction, buf []byte) bool {
 		r, e := recvNow(uintptr(d.src), buf)
 		if e == 0 && r > 0 {
 			t.last = t.l.now
+			if r == len(buf) {
+				t.l.stream.full++ // the socket had a whole buffer or more: a stream (watchStreaming)
+			}
 			w, we := 0, syscall.Errno(0)
 			for w < r && we == 0 {
 				var k int
@@ -271,9 +274,6 @@ func (t *tunnel) pump(d *direction, buf []byte) bool {
 			}
 			if r < len(buf) && !d.hup {
 				return true
-			}
-			if r == len(buf) {
-				t.l.stream.full++ // the socket had a whole buffer or more: a stream (watchStreaming)
 			}
 			continue
 		}
