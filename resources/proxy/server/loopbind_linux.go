@@ -7,8 +7,8 @@ import (
 
 // A bound runner serves small requests best and streams worst. Measured on 2 CPUs shared with wrk and nginx
 // (resources/proxy/README.md, "CPU binding"): bound, the saturated keep-alive p99 was 1.0-1.1 ms against 3-4 ms
-// unbound, because the kernel stacked the unbound runners on one CPU; but 64 MiB transfers ran at 1.43-1.54 GiB/s
-// bound against 1.60-1.77 unbound, with 17-26 % of the CPUs idle, because a bound runner that a woken wrk or
+// unbound, because the kernel stacked the unbound runners on one CPU; but 64 MiB transfers ran at 1.43-1.57 GiB/s
+// bound against 1.70-1.77 unbound, with 16-26 % of the CPUs idle, because a bound runner that a woken wrk or
 // nginx preempts cannot move to the other CPU when it idles. So a bound runner watches its tunnels: while they
 // stream (full reads), it gives its thread the process's CPUs; once they have been calm for a while, it binds
 // the thread again.
