@@ -366,6 +366,13 @@ func (d *Daemon) Submit(ctx context.Context, cmd store.Command, forwarded bool) 
 			}
 			return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName, Index: f.Index()}, &api.StatusError{Code: code, Err: res.Err}
 		}
+		if forwarded {
+			// The node that forwarded the change answers only once it has applied the change itself, and a
+			// follower learns that an entry is committed from the next entry the DC sends it (or after
+			// CommitTimeout, 50-100 ms, when nothing else comes). A barrier is that next entry; nothing
+			// waits for it here.
+			_ = rn.r.Barrier(0)
+		}
 		return api.CommandResult{Epoch: res.Epoch, DC: d.cfg.NodeName, Index: f.Index()}, nil
 	}
 	if forwarded {

@@ -44,7 +44,10 @@ func (t raftTimers) apply(c *raft.Config) {
 	c.HeartbeatTimeout = t.heartbeat
 	c.ElectionTimeout = t.heartbeat
 	c.LeaderLeaseTimeout = t.heartbeat / 2
-	c.CommitTimeout = 5 * time.Millisecond
+	// How often the DC tells followers its commit index when no entry is flowing: hashicorp/raft's default.
+	// At 5 ms (until Dec 7) these messages cost an idle DC 7.4 % of a core and the other node 3.7 %, against
+	// 3.1 % and 2.2 %; a change forwarded by a follower is pushed out by a barrier instead (Submit).
+	c.CommitTimeout = 50 * time.Millisecond
 }
 
 func raftDir(dataDir string) string { return filepath.Join(dataDir, "raft") }
