@@ -4,6 +4,7 @@ import (
 	"syscall"
 
 	"github.com/duet-ha/duet/resources/proxy/config"
+	"golang.org/x/sys/unix"
 )
 
 // tunnelSplice says whether the request (client to server) and response directions of a TCP-mode connection
@@ -99,9 +100,9 @@ func (s *Server) newPipe() *kpipe {
 	p := &kpipe{r: int32(fds[0]), w: int32(fds[1]), size: 64 * 1024}
 	if want := s.rt.Load().cfg.Global.PipeSize; want > 0 {
 		// the kernel rounds it up to pages, and caps it for unprivileged processes (fs.pipe-max-size)
-		_, _ = fcntl(fds[1], fSetPipeSz, want)
+		_, _ = unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, want)
 	}
-	if n, e := fcntl(fds[1], fGetPipeSz, 0); e == 0 && n > 0 {
+	if n, err := unix.FcntlInt(uintptr(fds[1]), unix.F_GETPIPE_SZ, 0); err == nil && n > 0 {
 		p.size = n
 	}
 	return p
@@ -112,16 +113,6 @@ func (s *Server) closePipe(p *kpipe) {
 	_ = syscall.Close(int(p.r))
 	_ = syscall.Close(int(p.w))
 	s.pipes.Add(-1)
-}
-
-const (
-	fSetPipeSz = 1031 // F_SETPIPE_SZ
-	fGetPipeSz = 1032 // F_GETPIPE_SZ
-)
-
-func fcntl(fd, cmd, arg int) (int, syscall.Errno) {
-	n, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), uintptr(arg))
-	return int(n), e
 }
 
 // spliceNow is one non-blocking splice(2) of at most n bytes from in to out (EINTR retried). Splicing into a
