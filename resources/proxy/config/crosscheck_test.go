@@ -74,6 +74,7 @@ var corpus = []struct {
 	{"maxpipes-two-args", "global\n    maxpipes 10 20\n", false, ""},
 	{"pipesize-no-arg", "global\n    tune.pipesize\n", false, ""},
 	{"maxpipes-not-number", "global\n    maxpipes x\n", true, "haproxy reads maxpipes with atol (x is 0); Duet refuses what is not a number"},
+	{"maxpipes-negative", "global\n    maxpipes -1\n", true, "haproxy takes a negative maxpipes; Duet refuses it"},
 	{"mode-health", "defaults\n    mode health\n", false, ""},
 	{"bad-mode", "defaults\n    mode udp\n", false, ""},
 	{"bad-timeout", "defaults\n    timeout client 5x\n", false, ""},
